@@ -1,0 +1,184 @@
+"""The mitmproxy addon: capture hooks, `tape_*` options and `tape.*` session commands."""
+
+from __future__ import annotations
+
+import logging
+from weakref import WeakKeyDictionary
+
+from mitmproxy import command, ctx, exceptions, http
+from mitmproxy.addonmanager import Loader
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+
+from mitmtape.record import flow_to_record
+from mitmtape.store import Store, StoreError, default_db_path
+from mitmtape.writer import FlowWriter
+
+logger = logging.getLogger(__name__)
+
+
+class MitmTape:
+    """Records every finished HTTP flow into the active session of a mitmtape database."""
+
+    def __init__(self) -> None:
+        self.store: Store | None = None
+        self.writer: FlowWriter | None = None
+        self.session_id = ""
+        self._running = False
+        # Server connections whose first flow was recorded: later flows reused them.
+        self._seen_servers: set[str] = set()
+        # The response object recorded per flow, so an `error` after `response` is not a second
+        # record, while a replay (a new response on the same flow) is.
+        self._recorded: WeakKeyDictionary[http.HTTPFlow, object] = WeakKeyDictionary()
+
+    def load(self, loader: Loader) -> None:
+        loader.add_option(
+            "tape_db",
+            str,
+            "",
+            "mitmtape SQLite database; default $MITMTAPE_DB or {confdir}/mitmtape/mitmtape.db.",
+        )
+        loader.add_option(
+            "tape_session", str, "", "mitmtape session to record into, made if missing."
+        )
+        loader.add_option("tape_record", bool, True, "Record flows into the mitmtape session.")
+
+    def configure(self, updated: set[str]) -> None:
+        if "tape_db" in updated or "confdir" in updated or self.store is None:
+            try:
+                self._open_store()
+            except StoreError as exc:
+                if self._running:
+                    raise exceptions.OptionsError(str(exc)) from None
+                # At start a logged error makes mitmproxy exit with status 1; raising would
+                # only add a traceback around the same sentence.
+                logger.error("mitmtape: %s", exc)
+                return
+        if "tape_session" in updated and ctx.options.tape_session and self.store is not None:
+            try:
+                session = self.store.get_or_create_session(ctx.options.tape_session)
+                self._activate(session.id)
+            except StoreError as exc:
+                raise exceptions.OptionsError(str(exc)) from None
+
+    def running(self) -> None:
+        self._running = True
+
+    def _open_store(self) -> None:
+        path = ctx.options.tape_db or default_db_path(ctx.options.confdir)
+        store = Store(path)
+        self._close_store()
+        self.store = store
+        self.writer = FlowWriter(store)
+        self.session_id = store.active_session().id
+        logger.info("mitmtape: recording into %s (%s)", store.path, store.active_session().name)
+
+    def _close_store(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.store is not None:
+            self.store.close()
+        self.writer = self.store = None
+
+    def done(self) -> None:
+        self._close_store()
+
+    # Capture
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None:
+            self._capture(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if flow.response is None or self._recorded.get(flow) is not flow.response:
+            self._capture(flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._capture(flow)
+
+    def server_disconnected(self, data: ServerConnectionHookData) -> None:
+        self._seen_servers.discard(data.server.id)
+
+    def _capture(self, flow: http.HTTPFlow) -> None:
+        if self.writer is None or not ctx.options.tape_record:
+            return
+        record = flow_to_record(flow, self.session_id, self._seen_servers)
+        self._seen_servers.add(flow.server_conn.id)
+        self._recorded[flow] = flow.response
+        self.writer.submit(record)
+
+    def flush(self) -> None:
+        """Wait until every captured flow is committed (tests and exports read after this)."""
+        if self.writer is not None:
+            self.writer.flush()
+
+    # Session commands
+
+    def _require_store(self) -> Store:
+        if self.store is None:
+            raise exceptions.CommandError("mitmtape has no database open (see the error at start)")
+        return self.store
+
+    def _activate(self, session_id: str) -> None:
+        self.flush()
+        self._require_store().set_active(session_id)
+        self.session_id = session_id
+
+    @command.command("tape.session.new")
+    def session_new(self, name: str) -> str:
+        """Start a new session with this name and record into it."""
+        store = self._require_store()
+        try:
+            session = store.create_session(name)
+        except StoreError as exc:
+            raise exceptions.CommandError(str(exc)) from None
+        self._activate(session.id)
+        return self._say(f"Recording into new session {session.name!r} ({session.id})")
+
+    @command.command("tape.session.list")
+    def session_list(self) -> str:
+        """List sessions: the active one marked with `*`, flow counts and sizes."""
+        self.flush()
+        lines = [
+            f"{'*' if s.active else ' '} {s.id}  {s.flow_count:>7} flows  {s.name}"
+            for s in self._require_store().list_sessions()
+        ]
+        return self._say("\n".join(lines))
+
+    @command.command("tape.session.switch")
+    def session_switch(self, session: str) -> str:
+        """Record into another session, named by id or exact name."""
+        try:
+            found = self._require_store().get_session(session)
+        except StoreError as exc:
+            raise exceptions.CommandError(str(exc)) from None
+        self._activate(found.id)
+        return self._say(f"Recording into session {found.name!r} ({found.id})")
+
+    @command.command("tape.session.rename")
+    def session_rename(self, session: str, name: str) -> str:
+        """Give a session a new name."""
+        try:
+            renamed = self._require_store().rename_session(session, name)
+        except StoreError as exc:
+            raise exceptions.CommandError(str(exc)) from None
+        return self._say(f"Session {renamed.id} is now named {renamed.name!r}")
+
+    @command.command("tape.session.delete")
+    def session_delete(self, session: str) -> str:
+        """Delete a session and its flows; deleting the active one moves recording on."""
+        store = self._require_store()
+        self.flush()
+        try:
+            deleted = store.delete_session(session)
+        except StoreError as exc:
+            raise exceptions.CommandError(str(exc)) from None
+        self.session_id = store.active_session().id
+        return self._say(
+            f"Deleted session {deleted.name!r} with {deleted.flow_count} flows; "
+            f"recording into {store.active_session().name!r}"
+        )
+
+    @staticmethod
+    def _say(message: str) -> str:
+        logger.info(message)
+        return message

@@ -1,0 +1,1 @@
+"""Session export: the pipeline, and one module per format registered in `formats.FORMATS`."""

@@ -1,0 +1,482 @@
+"""Sessions and flow records, and their mitmtape JSON form.
+
+The record is mitmtape's own shape of one HTTP exchange (spec section 1). It is plain data with
+no mitmproxy objects in it, so the store, exporters, importers and code generators can share it
+without knowing where the traffic came from.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from ulid import ULID
+
+Headers = list[tuple[str, str]]
+Source = Literal["proxy", "replay", "import"]
+SOURCES: tuple[str, ...] = ("proxy", "replay", "import")
+
+TEXT_CONTENT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/xml",
+        "application/javascript",
+        "application/graphql",
+        "application/x-www-form-urlencoded",
+    }
+)
+
+
+class RecordFormatError(ValueError):
+    """A mitmtape JSON object that cannot become a record; the message names the field."""
+
+
+def new_id() -> str:
+    """A fresh ULID: sortable by creation time, so ids double as a stable tie-break order."""
+    return str(ULID())
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, the one time format mitmtape writes."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Read an RFC 3339 time with or without fractions, `Z` or an offset; naive means UTC."""
+    moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def media_type(content_type: str | None) -> str:
+    """The bare lower-case media type: `text/html; charset=x` → `text/html`."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_text_type(content_type: str | None) -> bool:
+    """Whether a content type names text, by the spec's list."""
+    kind = media_type(content_type)
+    return (
+        kind.startswith("text/") or kind in TEXT_CONTENT_TYPES or "+json" in kind or "+xml" in kind
+    )
+
+
+def is_text(content_type: str | None, data: bytes) -> bool:
+    """The spec's text detection: a text content type whose bytes decode as UTF-8."""
+    if not is_text_type(content_type):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def header_value(headers: Headers, name: str) -> str | None:
+    """The first value of a header, case-insensitively, or None."""
+    wanted = name.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+@dataclass(slots=True)
+class Body:
+    """Bytes as they crossed the wire (still content-encoded).
+
+    A record read for a listing carries no body bytes; `omitted` then keeps the real size so
+    sizes stay right without loading what nobody will print.
+    """
+
+    data: bytes = b""
+    omitted: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.data) or self.omitted
+
+    def to_json(self) -> dict[str, Any]:
+        try:
+            return {"encoding": "utf-8", "data": self.data.decode("utf-8"), "size": self.size}
+        except UnicodeDecodeError:
+            encoded = base64.b64encode(self.data).decode("ascii")
+            return {"encoding": "base64", "data": encoded, "size": self.size}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Body:
+        """Accept the object form, a bare string (taken as UTF-8 text) or null (empty)."""
+        if value is None:
+            return cls()
+        if isinstance(value, str):
+            return cls(value.encode("utf-8"))
+        if not isinstance(value, dict):
+            raise RecordFormatError(f"body must be an object, got {type(value).__name__}")
+        data = value.get("data") or ""
+        encoding = str(value.get("encoding") or "utf-8").lower()
+        if encoding == "base64":
+            try:
+                return cls(base64.b64decode(data, validate=True))
+            except (binascii.Error, ValueError) as exc:
+                raise RecordFormatError(f"body is not valid base64: {exc}") from None
+        if encoding not in ("utf-8", "utf8", "text"):
+            raise RecordFormatError(f"unknown body encoding {encoding!r}")
+        return cls(str(data).encode("utf-8"))
+
+
+def headers_to_json(headers: Headers) -> list[list[str]]:
+    return [[name, value] for name, value in headers]
+
+
+def headers_from_json(value: Any, where: str) -> Headers:
+    """Pairs `[name, value]`; also accepts HAR-like `{name, value}` objects for convenience."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordFormatError(f"{where}.headers must be a list")
+    pairs: Headers = []
+    for item in value:
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            pairs.append((str(item[0]), str(item[1])))
+        elif isinstance(item, dict) and "name" in item:
+            pairs.append((str(item["name"]), str(item.get("value", ""))))
+        else:
+            raise RecordFormatError(f"{where}.headers holds a malformed pair: {item!r}")
+    return pairs
+
+
+def _optional_headers(value: Any, where: str) -> Headers | None:
+    return None if value is None else headers_from_json(value, where)
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    url: str
+    host: str = ""
+    port: int = 0
+    path: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=list)
+    body: Body = field(default_factory=Body)
+    trailers: Headers | None = None
+
+    def __post_init__(self) -> None:
+        if not self.host or not self.path or not self.port:
+            self.fill_from_url()
+
+    def fill_from_url(self) -> None:
+        """Host, port and path derived from the URL where they were not given."""
+        parts = urlsplit(self.url)
+        self.host = self.host or (parts.hostname or "")
+        if not self.port:
+            try:
+                explicit = parts.port
+            except ValueError:
+                explicit = None
+            self.port = explicit or (443 if parts.scheme in ("https", "wss") else 80)
+        self.path = self.path or (parts.path or "/")
+
+    @property
+    def content_type(self) -> str | None:
+        return header_value(self.headers, "content-type")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "host": self.host,
+            "port": self.port,
+            "path": self.path,
+            "http_version": self.http_version,
+            "headers": headers_to_json(self.headers),
+            "body": self.body.to_json(),
+            "trailers": None if self.trailers is None else headers_to_json(self.trailers),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Request:
+        if not isinstance(value, dict):
+            raise RecordFormatError("request must be an object")
+        method = str(value.get("method") or "").strip()
+        url = str(value.get("url") or "").strip()
+        if not method:
+            raise RecordFormatError("request has no method")
+        if not url:
+            raise RecordFormatError("request has no url")
+        parts = urlsplit(url)
+        if not parts.scheme or not parts.netloc:
+            raise RecordFormatError(f"request url is not absolute: {url!r}")
+        return cls(
+            method=method,
+            url=url,
+            host=str(value.get("host") or ""),
+            port=int(value.get("port") or 0),
+            path=str(value.get("path") or ""),
+            http_version=str(value.get("http_version") or "HTTP/1.1"),
+            headers=headers_from_json(value.get("headers"), "request"),
+            body=Body.from_json(value.get("body")),
+            trailers=_optional_headers(value.get("trailers"), "request.trailers"),
+        )
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=list)
+    body: Body = field(default_factory=Body)
+    trailers: Headers | None = None
+
+    @property
+    def content_type(self) -> str | None:
+        return header_value(self.headers, "content-type")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "http_version": self.http_version,
+            "headers": headers_to_json(self.headers),
+            "body": self.body.to_json(),
+            "trailers": None if self.trailers is None else headers_to_json(self.trailers),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Response | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise RecordFormatError("response must be an object or null")
+        try:
+            status = int(value.get("status") or 0)
+        except (TypeError, ValueError):
+            raise RecordFormatError(
+                f"response status is not a number: {value.get('status')!r}"
+            ) from None
+        return cls(
+            status=status,
+            reason=str(value.get("reason") or ""),
+            http_version=str(value.get("http_version") or "HTTP/1.1"),
+            headers=headers_from_json(value.get("headers"), "response"),
+            body=Body.from_json(value.get("body")),
+            trailers=_optional_headers(value.get("trailers"), "response.trailers"),
+        )
+
+
+TIMING_PHASES: tuple[str, ...] = ("dns", "connect", "ssl", "send", "wait", "receive")
+UNKNOWN_TIME = -1
+
+
+@dataclass(slots=True)
+class Timings:
+    """Phases in microseconds; -1 means mitmproxy could not know (e.g. a reused connection)."""
+
+    dns: int = UNKNOWN_TIME
+    connect: int = UNKNOWN_TIME
+    ssl: int = UNKNOWN_TIME
+    send: int = UNKNOWN_TIME
+    wait: int = UNKNOWN_TIME
+    receive: int = UNKNOWN_TIME
+
+    def to_json(self) -> dict[str, int]:
+        return {phase: getattr(self, phase) for phase in TIMING_PHASES}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Timings | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise RecordFormatError("timings must be an object or null")
+        try:
+            return cls(**{p: int(value.get(p, UNKNOWN_TIME)) for p in TIMING_PHASES})
+        except (TypeError, ValueError):
+            raise RecordFormatError("timings must hold integer microseconds") from None
+
+
+@dataclass(slots=True)
+class WebSocketMessage:
+    from_client: bool
+    type: Literal["text", "binary"]
+    timestamp: float
+    content: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        if self.type == "text":
+            text = self.content.decode("utf-8", errors="replace")
+        else:
+            text = base64.b64encode(self.content).decode("ascii")
+        return {
+            "from_client": self.from_client,
+            "type": self.type,
+            "timestamp": self.timestamp,
+            "content": text,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> WebSocketMessage:
+        if not isinstance(value, dict):
+            raise RecordFormatError("a websocket message must be an object")
+        kind = value.get("type", "text")
+        if kind not in ("text", "binary"):
+            raise RecordFormatError(f"websocket message type must be text or binary, not {kind!r}")
+        content = str(value.get("content") or "")
+        if kind == "binary":
+            try:
+                data = base64.b64decode(content, validate=True)
+            except (binascii.Error, ValueError):
+                raise RecordFormatError("binary websocket message is not base64") from None
+        else:
+            data = content.encode("utf-8")
+        return cls(
+            from_client=bool(value.get("from_client")),
+            type=kind,
+            timestamp=float(value.get("timestamp") or 0.0),
+            content=data,
+        )
+
+
+@dataclass(slots=True)
+class FlowRecord:
+    request: Request
+    id: str = field(default_factory=new_id)
+    session_id: str = ""
+    started_at: datetime = field(default_factory=utc_now)
+    duration_ms: float | None = None
+    source: str = "proxy"
+    response: Response | None = None
+    timings: Timings | None = None
+    error: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    client: dict[str, Any] | None = None
+    server: dict[str, Any] | None = None
+    websocket: list[WebSocketMessage] | None = None
+
+    @property
+    def request_size(self) -> int:
+        return self.request.body.size
+
+    @property
+    def response_size(self) -> int:
+        return self.response.body.size if self.response else 0
+
+    @property
+    def status(self) -> int:
+        """0 when there is no response, as CSV and HAR want it."""
+        return self.response.status if self.response else 0
+
+    def summary(self) -> dict[str, Any]:
+        """The list columns of a flow: what listings show, with no headers or bodies."""
+        return {
+            "id": self.id,
+            "started_at": format_time(self.started_at),
+            "method": self.request.method,
+            "url": self.request.url,
+            "host": self.request.host,
+            "path": self.request.path,
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+            "request_size": self.request_size,
+            "response_size": self.response_size,
+            "content_type": media_type(self.response.content_type) if self.response else "",
+            "source": self.source,
+            "tags": list(self.tags),
+            "error": self.error,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "session_id": self.session_id,
+            "started_at": format_time(self.started_at),
+            "duration_ms": self.duration_ms,
+            "source": self.source,
+            "request": self.request.to_json(),
+            "response": self.response.to_json() if self.response else None,
+            "timings": self.timings.to_json() if self.timings else None,
+            "error": self.error,
+            "tags": list(self.tags),
+            "metadata": dict(self.metadata),
+            "client": self.client,
+            "server": self.server,
+            "websocket": None
+            if self.websocket is None
+            else [message.to_json() for message in self.websocket],
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> FlowRecord:
+        """Build a record from its JSON form; raises RecordFormatError naming what is wrong."""
+        if not isinstance(value, dict):
+            raise RecordFormatError(f"a flow must be an object, got {type(value).__name__}")
+        if "request" not in value or value["request"] is None:
+            raise RecordFormatError("flow has no request")
+        started = value.get("started_at")
+        try:
+            started_at = parse_time(started) if started else utc_now()
+        except (TypeError, ValueError):
+            raise RecordFormatError(f"started_at is not an RFC 3339 time: {started!r}") from None
+        duration = value.get("duration_ms")
+        tags = value.get("tags") or []
+        metadata = value.get("metadata") or {}
+        if not isinstance(tags, list):
+            raise RecordFormatError("tags must be a list")
+        if not isinstance(metadata, dict):
+            raise RecordFormatError("metadata must be an object")
+        websocket = value.get("websocket")
+        if websocket is not None and not isinstance(websocket, list):
+            raise RecordFormatError("websocket must be a list of messages or null")
+        source = value.get("source") or "proxy"
+        return cls(
+            id=str(value.get("id") or new_id()),
+            session_id=str(value.get("session_id") or ""),
+            started_at=started_at,
+            duration_ms=None if duration is None else float(duration),
+            source=source if source in SOURCES else "proxy",
+            request=Request.from_json(value["request"]),
+            response=Response.from_json(value.get("response")),
+            timings=Timings.from_json(value.get("timings")),
+            error=None if value.get("error") is None else str(value["error"]),
+            tags=[str(tag) for tag in tags],
+            metadata=metadata,
+            client=value.get("client"),
+            server=value.get("server"),
+            websocket=None
+            if websocket is None
+            else [WebSocketMessage.from_json(m) for m in websocket],
+        )
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    name: str
+    description: str = ""
+    created_at: datetime = field(default_factory=utc_now)
+    updated_at: datetime = field(default_factory=utc_now)
+    flow_count: int = 0
+    total_size: int = 0
+    active: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "created_at": format_time(self.created_at),
+            "updated_at": format_time(self.updated_at),
+            "flow_count": self.flow_count,
+            "total_size": self.total_size,
+            "active": self.active,
+        }

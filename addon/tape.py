@@ -1,0 +1,9 @@
+"""mitmtape for `mitmdump -s addon/tape.py` (also `mitmproxy -s` and `mitmweb -s`).
+
+mitmproxy puts this file's folder on `sys.path` while it loads the script, so the package beside
+it is found from a checkout whose dependencies are installed.
+"""
+
+from mitmtape.addon import MitmTape
+
+addons = [MitmTape()]
