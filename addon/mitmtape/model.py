@@ -99,7 +99,7 @@ class Body:
     """
 
     data: bytes = b""
-    omitted: int = 0
+    omitted: int = field(default=0, compare=False)
 
     @property
     def size(self) -> int:

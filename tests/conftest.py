@@ -1,0 +1,121 @@
+"""Fixtures shared by the whole suite: records, a real SQLite store, free loopback ports."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mitmtape.model import (
+    Body,
+    FlowRecord,
+    Request,
+    Response,
+    Timings,
+    WebSocketMessage,
+)
+from mitmtape.store import Store
+
+BASE_TIME = datetime(2026, 3, 8, 14, 30, 22, 123456, tzinfo=UTC)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "tape.db")
+    yield opened
+    opened.close()
+
+
+RecordFactory = Callable[..., FlowRecord]
+
+
+@pytest.fixture
+def make_record() -> RecordFactory:
+    """Build a record with sensible defaults; keyword arguments override fields."""
+    counter = iter(range(1_000_000))
+
+    def build(
+        session_id: str = "",
+        method: str = "GET",
+        url: str = "https://api.example.com/v1/items?page=2",
+        status: int | None = 200,
+        request_body: bytes = b"",
+        response_body: bytes = b'{"ok": true}',
+        request_headers: list[tuple[str, str]] | None = None,
+        response_headers: list[tuple[str, str]] | None = None,
+        **fields: Any,
+    ) -> FlowRecord:
+        index = next(counter)
+        response = None
+        if status is not None:
+            response = Response(
+                status=status,
+                reason="OK",
+                headers=response_headers
+                if response_headers is not None
+                else [("content-type", "application/json")],
+                body=Body(response_body),
+            )
+        fields.setdefault("started_at", BASE_TIME + timedelta(milliseconds=index))
+        fields.setdefault("duration_ms", 12.5 if response else None)
+        return FlowRecord(
+            session_id=session_id,
+            request=Request(
+                method=method,
+                url=url,
+                headers=request_headers
+                if request_headers is not None
+                else [("host", "api.example.com"), ("accept", "*/*")],
+                body=Body(request_body),
+            ),
+            response=response,
+            **fields,
+        )
+
+    return build
+
+
+@pytest.fixture
+def rich_record(make_record: RecordFactory) -> FlowRecord:
+    """A record that uses every field: binary body, repeated headers, error, websocket."""
+    return make_record(
+        method="POST",
+        url="https://api.example.com/upload?x=1&x=2",
+        request_body=bytes(range(256)),
+        request_headers=[
+            ("host", "api.example.com"),
+            ("content-type", "application/octet-stream"),
+            ("x-dup", "one"),
+            ("x-dup", "two"),
+        ],
+        response_body="héllo wörld ✓".encode(),
+        response_headers=[("content-type", "text/plain; charset=utf-8"), ("set-cookie", "a=1")],
+        timings=Timings(dns=0, connect=1500, ssl=2500, send=10, wait=9000, receive=120),
+        error="peer closed connection",
+        tags=["api", "slow"],
+        metadata={"comment": "look here", "marker": ":star:"},
+        client={"host": "127.0.0.1", "port": 50123},
+        server={
+            "host": "api.example.com",
+            "port": 443,
+            "ip": "10.0.0.1",
+            "sni": "api.example.com",
+            "tls_version": "TLSv1.3",
+            "alpn": "http/1.1",
+        },
+        websocket=[
+            WebSocketMessage(True, "text", 1741444222.5, "hi ✓".encode()),
+            WebSocketMessage(False, "binary", 1741444222.75, b"\x00\xff\x10"),
+        ],
+    )

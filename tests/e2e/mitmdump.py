@@ -1,0 +1,74 @@
+"""A real `mitmdump -s addon/tape.py` process on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+TAPE_SCRIPT = REPO / "addon" / "tape.py"
+
+
+def venv_tool(name: str) -> str:
+    """A console script installed beside the running interpreter (mitmdump, mitmtape...)."""
+    return str(Path(sys.executable).parent / name)
+
+
+class MitmDump:
+    def __init__(
+        self, folder: Path, *extra: str, script: bool = True, db: Path | None = None
+    ) -> None:
+        self.port = free_port()
+        self.db = db or folder / "tape.db"
+        self.confdir = folder / "confdir"
+        self.log = folder / f"mitmdump-{self.port}.log"
+        args = [venv_tool("mitmdump"), "--listen-host", "127.0.0.1", "-p", str(self.port)]
+        args += ["--set", f"confdir={self.confdir}", "--set", "termlog_verbosity=warn"]
+        if script:
+            args += ["-s", str(TAPE_SCRIPT), "--set", f"tape_db={self.db}"]
+        self.args = [*args, *extra]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def proxy(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.confdir / "mitmproxy-ca-cert.pem"
+
+    def start(self, timeout: float = 30.0) -> MitmDump:
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mitmdump exited early:\n{self.log.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"mitmdump did not listen in {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """A clean stop (SIGINT, like Ctrl-C), so `done` runs and flushes."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from mitmtape.model import (
+    Body,
+    FlowRecord,
+    RecordFormatError,
+    Request,
+    format_time,
+    is_text,
+    parse_time,
+)
+
+
+def test_json_round_trip_keeps_every_field(rich_record: FlowRecord) -> None:
+    document = json.loads(json.dumps(rich_record.to_json()))
+    again = FlowRecord.from_json(document)
+    assert again == rich_record
+    assert again.request.body.data == bytes(range(256))
+    assert again.request.headers[-2:] == [("x-dup", "one"), ("x-dup", "two")]
+    assert again.websocket is not None and again.websocket[1].content == b"\x00\xff\x10"
+
+
+def test_json_form_has_spec_fields_and_body_encodings(rich_record: FlowRecord) -> None:
+    document = rich_record.to_json()
+    assert set(document) == {
+        "id",
+        "session_id",
+        "started_at",
+        "duration_ms",
+        "source",
+        "request",
+        "response",
+        "timings",
+        "error",
+        "tags",
+        "metadata",
+        "client",
+        "server",
+        "websocket",
+    }
+    assert document["request"]["body"]["encoding"] == "base64"
+    assert document["request"]["body"]["size"] == 256
+    assert document["response"]["body"] == {
+        "encoding": "utf-8",
+        "data": "héllo wörld ✓",
+        "size": len("héllo wörld ✓".encode()),
+    }
+    assert document["request"]["headers"][0] == ["host", "api.example.com"]
+    assert document["started_at"].endswith("Z") and "." in document["started_at"]
+
+
+def test_request_derives_host_port_path_from_url() -> None:
+    request = Request(method="GET", url="https://Example.com:8443/a/b?q=1")
+    assert (request.host, request.port, request.path) == ("example.com", 8443, "/a/b")
+    assert Request(method="GET", url="http://example.com").port == 80
+    assert Request(method="GET", url="http://example.com").path == "/"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"request": {"method": "", "url": "http://x/"}}, "no method"),
+        ({"request": {"method": "GET"}}, "no url"),
+        ({"request": {"method": "GET", "url": "not a url"}}, "not absolute"),
+        ({}, "no request"),
+        ([], "must be an object"),
+        ({"request": {"method": "GET", "url": "http://x/"}, "started_at": "yesterday"}, "RFC"),
+        (
+            {
+                "request": {
+                    "method": "GET",
+                    "url": "http://x/",
+                    "body": {"encoding": "base64", "data": "@@@"},
+                }
+            },
+            "base64",
+        ),
+    ],
+)
+def test_from_json_names_the_problem(value: object, problem: str) -> None:
+    with pytest.raises(RecordFormatError, match=problem):
+        FlowRecord.from_json(value)
+
+
+def test_from_json_fills_defaults() -> None:
+    record = FlowRecord.from_json({"request": {"method": "GET", "url": "http://x.test/p?q"}})
+    assert record.tags == [] and record.metadata == {}
+    assert record.response is None and record.request.path == "/p"
+    assert record.started_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data", "expected"),
+    [
+        ("text/html; charset=utf-8", b"<p>", True),
+        ("application/json", b"{}", True),
+        ("application/vnd.api+json", b"{}", True),
+        ("application/atom+xml", b"<a/>", True),
+        ("application/x-www-form-urlencoded", b"a=1", True),
+        ("application/graphql", b"{ a }", True),
+        ("application/octet-stream", b"abc", False),
+        ("image/png", b"\x89PNG", False),
+        ("text/plain", b"\xff\xfe", False),
+        (None, b"abc", False),
+    ],
+)
+def test_text_detection_follows_the_spec(content_type: str | None, data: bytes, expected: bool):
+    assert is_text(content_type, data) is expected
+
+
+def test_times_are_rfc3339_utc_with_microseconds() -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert format_time(moment) == "2026-01-02T03:04:05.000006Z"
+    assert parse_time("2026-01-02T04:04:05.000006+01:00") == moment
+    assert parse_time("2026-01-02T03:04:05Z") == moment.replace(microsecond=0)
+
+
+def test_body_accepts_bare_string_and_null() -> None:
+    assert Body.from_json("abc").data == b"abc"
+    assert Body.from_json(None).data == b""

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import gzip
+
+from mitmproxy.test import tflow
+
+from mitmtape.record import flow_to_record, timings_of
+
+
+def test_request_and_response_fields_are_copied_as_on_the_wire() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.request.headers.add("X-Dup", "1")
+    flow.request.headers.add("X-Dup", "2")
+    flow.response.headers["content-encoding"] = "gzip"
+    flow.response.raw_content = gzip.compress(b"hello" * 50)
+    record = flow_to_record(flow, "S1")
+    assert record.session_id == "S1"
+    assert record.request.method == "GET"
+    assert record.request.url == flow.request.pretty_url
+    assert record.request.headers[-2:] == [("X-Dup", "1"), ("X-Dup", "2")]
+    assert record.response is not None
+    assert record.response.body.data == flow.response.raw_content
+    assert record.response.status == 200
+    assert record.source == "proxy"
+    expected_ms = (flow.response.timestamp_end - flow.request.timestamp_start) * 1000
+    assert record.duration_ms == round(expected_ms, 3)
+
+
+def test_non_utf8_header_bytes_survive_as_latin1() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.request.headers.fields = ((b"x-raw", b"caf\xe9"), (b"x-utf8", "café".encode()))
+    headers = flow_to_record(flow, "S").request.headers
+    assert headers == [("x-raw", "café"), ("x-utf8", "café")]
+
+
+def test_error_flow_has_no_response_and_no_duration() -> None:
+    flow = tflow.tflow(err=True)
+    record = flow_to_record(flow, "S")
+    assert record.response is None and record.duration_ms is None
+    assert record.error == flow.error.msg
+    assert record.status == 0
+
+
+def test_comment_marker_and_replay_source() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.comment = "check this"
+    flow.marked = ":red_circle:"
+    flow.is_replay = "request"
+    record = flow_to_record(flow, "S")
+    assert record.metadata == {"comment": "check this", "marker": ":red_circle:"}
+    assert record.source == "replay"
+
+
+def test_server_details() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.server_conn.alpn = b"h2"
+    server = flow_to_record(flow, "S").server
+    assert server == {
+        "host": "address",
+        "port": 22,
+        "ip": "192.168.0.1",
+        "sni": "address",
+        "tls_version": "TLSv1.2",
+        "alpn": "h2",
+    }
+    assert flow_to_record(flow, "S").client == {"host": "127.0.0.1", "port": 22}
+
+
+def test_timings_in_microseconds_from_mitmproxy_timestamps() -> None:
+    flow = tflow.tflow(resp=True)
+    server, request, response = flow.server_conn, flow.request, flow.response
+    server.timestamp_start, server.timestamp_tcp_setup, server.timestamp_tls_setup = (
+        10.0,
+        10.5,
+        10.75,
+    )
+    request.timestamp_start, request.timestamp_end = 9.0, 11.0
+    response.timestamp_start, response.timestamp_end = 11.25, 11.5
+    timings = timings_of(flow, fresh_connection=True)
+    assert timings.to_json() == {
+        "dns": -1,  # the server address is a name: mitmproxy's connect includes the lookup
+        "connect": 500_000,
+        "ssl": 250_000,
+        "send": 2_000_000,
+        "wait": 250_000,
+        "receive": 250_000,
+    }
+    server.address = ("10.1.2.3", 443)
+    assert timings_of(flow, fresh_connection=True).dns == 0
+
+
+def test_reused_connection_has_no_connect_or_ssl_time() -> None:
+    flow = tflow.tflow(resp=True)
+    first = flow_to_record(flow, "S")
+    second = flow_to_record(flow, "S", seen_servers={flow.server_conn.id})
+    assert first.timings is not None and first.timings.connect > 0 and first.timings.ssl > 0
+    assert second.timings is not None
+    assert (second.timings.connect, second.timings.ssl, second.timings.dns) == (-1, -1, -1)
+    assert second.timings.send == first.timings.send
+
+
+def test_plain_http_has_no_ssl_time_and_missing_ends_are_unknown() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.server_conn.timestamp_tls_setup = None
+    flow.response.timestamp_end = None
+    timings = timings_of(flow, fresh_connection=True)
+    assert timings.ssl == -1 and timings.receive == -1 and timings.connect >= 0
+
+
+def test_websocket_messages_are_kept() -> None:
+    flow = tflow.twebsocketflow()
+    record = flow_to_record(flow, "S")
+    assert record.websocket is not None
+    original = flow.websocket.messages
+    assert [m.content for m in record.websocket] == [m.content for m in original]
+    assert [m.from_client for m in record.websocket] == [m.from_client for m in original]
+    assert {m.type for m in record.websocket} <= {"text", "binary"}

@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mitmtape.model import FlowRecord
+from mitmtape.store import (
+    SCHEMA_VERSION,
+    FlowFilter,
+    FlowNotFound,
+    SessionNotFound,
+    Store,
+    StoreError,
+)
+from tests.conftest import RecordFactory
+
+
+def test_fresh_database_has_one_active_session_and_wal(store: Store) -> None:
+    sessions = store.list_sessions()
+    assert len(sessions) == 1 and sessions[0].active
+    assert store.schema_version() == SCHEMA_VERSION
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_missing_folder_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "tape.db"
+    Store(path).close()
+    assert path.is_file()
+
+
+def test_corrupt_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "tape.db"
+    garbage = b"this is not a database" * 500
+    path.write_bytes(garbage)
+    with pytest.raises(StoreError, match="not a usable mitmtape database"):
+        Store(path)
+    assert path.read_bytes() == garbage
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE people (name TEXT)")
+    with pytest.raises(StoreError, match="another program"):
+        Store(path)
+
+
+def test_folder_as_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a folder"):
+        Store(tmp_path)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tape.db"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schema_version SET version = 999")
+    with pytest.raises(StoreError, match="upgrade mitmtape"):
+        Store(path)
+
+
+def test_reopening_keeps_data_and_does_not_remigrate(tmp_path: Path, make_record) -> None:
+    path = tmp_path / "tape.db"
+    first = Store(path)
+    session = first.active_session()
+    first.add_flows([make_record(session_id=session.id)])
+    first.close()
+    again = Store(path)
+    assert again.count_flows(session.id) == 1
+    assert [s.id for s in again.list_sessions()] == [session.id]
+    again.close()
+
+
+def test_session_lifecycle(store: Store) -> None:
+    first = store.active_session()
+    created = store.create_session("API Tests", "smoke run")
+    assert not created.active and created.description == "smoke run"
+    assert store.get_session("API Tests").id == created.id
+    assert store.get_session(created.id).name == "API Tests"
+    store.set_active("API Tests")
+    assert store.active_session().id == created.id
+    assert sum(s.active for s in store.list_sessions()) == 1
+    renamed = store.rename_session(created.id, "Renamed")
+    assert renamed.name == "Renamed"
+    store.delete_session("Renamed")
+    assert store.active_session().id == first.id
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_empty_session_name_is_refused(store: Store, name: str) -> None:
+    with pytest.raises(StoreError, match="cannot be empty"):
+        store.create_session(name)
+
+
+def test_duplicate_session_name_is_refused(store: Store) -> None:
+    store.create_session("twice")
+    with pytest.raises(StoreError, match="already exists"):
+        store.create_session("twice")
+    other = store.create_session("other")
+    with pytest.raises(StoreError, match="already exists"):
+        store.rename_session(other.id, "twice")
+
+
+def test_unknown_session_is_named_in_the_error(store: Store) -> None:
+    with pytest.raises(SessionNotFound, match="'nope'"):
+        store.get_session("nope")
+    with pytest.raises(FlowNotFound, match="'missing'"):
+        store.get_flow("missing")
+
+
+def test_deleting_the_last_session_makes_a_new_active_one(store: Store) -> None:
+    only = store.active_session()
+    store.delete_session(only.id)
+    sessions = store.list_sessions()
+    assert len(sessions) == 1 and sessions[0].active and sessions[0].id != only.id
+
+
+def test_delete_removes_flows_and_bodies(store: Store, make_record: RecordFactory) -> None:
+    session = store.create_session("doomed")
+    keep = store.active_session()
+    store.add_flows(
+        [
+            make_record(session_id=session.id, request_body=b"x" * 10),
+            make_record(session_id=keep.id, request_body=b"y"),
+        ]
+    )
+    store.delete_session(session.id)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM flows").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 2
+
+
+def test_records_round_trip_through_the_store(store: Store, rich_record: FlowRecord) -> None:
+    rich_record.session_id = store.active_session().id
+    store.add_flows([rich_record])
+    assert store.get_flow(rich_record.id) == rich_record
+    [batch] = list(store.iter_flow_batches(rich_record.session_id))
+    assert batch == [rich_record]
+
+
+def test_reads_without_bodies_keep_sizes(store: Store, make_record: RecordFactory) -> None:
+    session = store.active_session().id
+    store.add_flows([make_record(session_id=session, request_body=b"abc", response_body=b"12345")])
+    [[record]] = list(store.iter_flow_batches(session, with_bodies=False))
+    assert record.request.body.data == b"" and record.request_size == 3
+    assert record.response_size == 5
+
+
+def test_records_of_a_deleted_session_are_dropped(store: Store, make_record) -> None:
+    assert store.add_flows([make_record(session_id="01HNOTASESSION0000000000")]) == 0
+
+
+def test_counts_and_sizes_per_session(store: Store, make_record: RecordFactory) -> None:
+    session = store.active_session().id
+    store.add_flows(
+        [make_record(session_id=session, request_body=b"ab", response_body=b"xyz")] * 1
+        + [make_record(session_id=session, status=None, request_body=b"1234")]
+    )
+    listed = store.get_session(session)
+    assert (listed.flow_count, listed.total_size) == (2, 2 + 3 + 4)
+    assert store.flow_sizes(session) == (6, 3)
+
+
+@pytest.mark.parametrize("total", [4_999, 5_000, 5_001])
+def test_batches_cover_every_flow_once_in_order(store: Store, make_record, total: int) -> None:
+    session = store.active_session().id
+    records = [make_record(session_id=session, response_body=b"") for _ in range(total)]
+    store.add_flows(reversed(records))
+    batches = list(store.iter_flow_batches(session, batch_size=5_000, with_bodies=False))
+    assert [len(b) for b in batches] == [5_000, total - 5_000] if total > 5_000 else [total]
+    assert [r.id for b in batches for r in b] == [r.id for r in records]
+
+
+def test_batches_break_time_ties_by_id(store: Store, make_record: RecordFactory) -> None:
+    session = store.active_session().id
+    same = make_record().started_at
+    records = [make_record(session_id=session, started_at=same) for _ in range(7)]
+    store.add_flows(records)
+    ids = [r.id for b in store.iter_flow_batches(session, batch_size=3) for r in b]
+    assert ids == sorted(r.id for r in records)
+
+
+def test_simple_filters_run_together(store: Store, make_record: RecordFactory) -> None:
+    session = store.active_session().id
+    store.add_flows(
+        [
+            make_record(
+                session_id=session, method="GET", url="https://a.test/api/orders", status=200
+            ),
+            make_record(
+                session_id=session, method="POST", url="https://a.test/api/orders", status=201
+            ),
+            make_record(
+                session_id=session, method="POST", url="https://a.test/api/orders", status=500
+            ),
+            make_record(
+                session_id=session, method="POST", url="https://b.test/api/pay", status=404
+            ),
+            make_record(session_id=session, method="POST", url="https://a.test/login", status=None),
+        ]
+    )
+
+    def urls(**kwargs: object) -> list[tuple[str, int]]:
+        flows = store.iter_flow_batches(session, FlowFilter(**kwargs), with_bodies=False)
+        return [(r.request.method, r.status) for b in flows for r in b]
+
+    assert urls(method="post", url="/api/orders") == [("POST", 201), ("POST", 500)]
+    assert urls(status_min=400) == [("POST", 500), ("POST", 404)]
+    assert urls(status_min=200, status_max=299) == [("GET", 200), ("POST", 201)]
+    assert urls(host="B.TEST") == [("POST", 404)]
+    assert urls(status_max=0) == [("POST", 0)]
+    assert store.count_flows(session, FlowFilter(method="POST", status_min=400)) == 2
+
+
+def test_filter_columns_are_indexed(store: Store) -> None:
+    with sqlite3.connect(store.path) as db:
+        indexed = {row[4] for row in db.execute("SELECT * FROM sqlite_master WHERE type='index'")}
+    text = " ".join(str(sql) for sql in indexed)
+    for column in ("started_at", "method", "host", "status", "source"):
+        assert column in text
