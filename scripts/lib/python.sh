@@ -24,18 +24,19 @@ newest_python() {
   list_pythons | awk -v min="$1" '{ split($1, v, "."); if (v[2] >= min) { print $2; exit } }'
 }
 
-# ensure_venv DIR PYTHON EXTRA_PIP_ARGS...: create DIR with PYTHON and install the project
-# (editable) with EXTRA_PIP_ARGS, again only when pyproject.toml or the arguments changed.
+# ensure_venv DIR PYTHON EXTRAS [PIP_ARGS...]: create DIR with PYTHON and install the project
+# editable with EXTRAS (e.g. "[test]" or "") and PIP_ARGS, again only when pyproject.toml or the
+# arguments changed.
 ensure_venv() {
-  local dir="$1" python="$2"; shift 2
+  local dir="$1" python="$2" extras="$3"; shift 3
   local stamp="$dir/.mitmtape-installed" want
-  want="$(cat pyproject.toml; echo "$*")"
+  want="$(cat pyproject.toml; echo "$extras $*")"
   if [ ! -x "$dir/bin/python" ]; then
     "$python" -m venv "$dir"
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -e . "$@"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$extras" "$@"
     printf '%s' "$want" > "$stamp"
   fi
 }
