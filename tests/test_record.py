@@ -4,7 +4,13 @@ import gzip
 
 from mitmproxy.test import tflow
 
-from mitmtape.record import flow_to_record, timings_of
+from mitmtape.model import Timings
+from mitmtape.record import flow_to_record, snapshot_of
+from mitmtape.snapshot import timings
+
+
+def timings_of(flow, fresh_connection: bool) -> Timings:
+    return timings(snapshot_of(flow, fresh_connection))
 
 
 def test_request_and_response_fields_are_copied_as_on_the_wire() -> None:

@@ -1,8 +1,17 @@
+"""The writer process: batches, flushes, reports, and what happens when the proxy dies."""
+
 from __future__ import annotations
 
-import threading
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from mitmtape.model import FlowRecord
+from mitmproxy.test import tflow
+
+from mitmtape.record import snapshot_of
 from mitmtape.store import Store
 from mitmtape.writer import FlowWriter
 from tests.conftest import RecordFactory
@@ -10,54 +19,93 @@ from tests.conftest import RecordFactory
 
 def test_flush_commits_everything_submitted(store: Store, make_record: RecordFactory) -> None:
     session = store.active_session().id
-    writer = FlowWriter(store, interval=5.0)
+    writer = FlowWriter(store.path, interval=5.0)
     for _ in range(1_234):
-        writer.submit(make_record(session_id=session))
+        writer.submit(session, make_record(session_id=session))
     assert writer.flush(timeout=30)
     assert store.count_flows(session) == 1_234
     writer.close()
 
 
+def test_snapshots_become_records_in_the_child(store: Store) -> None:
+    session = store.active_session().id
+    flow = tflow.tflow(resp=True)
+    writer = FlowWriter(store.path)
+    writer.submit(session, snapshot_of(flow, True))
+    writer.close()
+    [[record]] = list(store.iter_flow_batches(session))
+    assert record.request.url == flow.request.pretty_url
+    assert record.response is not None and record.response.body.data == flow.response.raw_content
+
+
 def test_batches_commit_by_size_and_report_them(store: Store, make_record: RecordFactory) -> None:
     session = store.active_session().id
     seen: list[int] = []
-    writer = FlowWriter(store, on_written=lambda batch: seen.append(len(batch)), batch_size=100)
-    for _ in range(250):
-        writer.submit(make_record(session_id=session))
+    writer = FlowWriter(
+        store.path, on_written=lambda batch: seen.append(len(batch)), batch_size=100
+    )
+    records = [make_record(session_id=session) for _ in range(250)]
+    for record in records:
+        writer.submit(session, record)
     writer.close()
     assert sum(seen) == 250 and max(seen) <= 100
     assert writer.written == 250
 
 
+def test_summaries_are_reported_when_asked(store: Store, make_record: RecordFactory) -> None:
+    session = store.active_session().id
+    summaries: list[dict] = []
+    writer = FlowWriter(store.path, on_written=summaries.extend)
+    record = make_record(session_id=session)
+    writer.submit(session, record)
+    assert writer.flush()
+    writer.close()
+    assert summaries == [record.summary() | {"session_id": session}]
+
+
 def test_batches_commit_by_time_without_flush(store: Store, make_record: RecordFactory) -> None:
     session = store.active_session().id
-    committed = threading.Event()
-    writer = FlowWriter(store, on_written=lambda batch: committed.set(), interval=0.05)
-    writer.submit(make_record(session_id=session))
-    assert committed.wait(5)
+    writer = FlowWriter(store.path, interval=0.05)
+    writer.submit(session, make_record(session_id=session))
+    deadline = time.monotonic() + 10
+    while store.count_flows(session) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert store.count_flows(session) == 1
     writer.close()
 
 
-def test_submit_from_many_threads(store: Store, make_record: RecordFactory) -> None:
-    session = store.active_session().id
-    writer = FlowWriter(store)
-    records: list[FlowRecord] = [make_record(session_id=session) for _ in range(800)]
-    threads = [
-        threading.Thread(target=lambda part=records[i::8]: [writer.submit(r) for r in part])
-        for i in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    writer.close()
-    ids = [r.id for b in store.iter_flow_batches(session, with_bodies=False) for r in b]
-    assert sorted(ids) == sorted(r.id for r in records)
-
-
 def test_close_twice_and_flush_after_close_are_harmless(store: Store) -> None:
-    writer = FlowWriter(store)
+    writer = FlowWriter(store.path)
     writer.close()
     writer.close()
-    assert writer.flush() is True
+    assert writer.flush() is False
+
+
+def test_child_commits_what_it_has_when_the_proxy_is_killed(tmp_path: Path) -> None:
+    """A proxy process that dies by SIGKILL: its writer still commits what it was sent."""
+    db = tmp_path / "t.db"
+    Store(db).close()
+    script = f"""
+import sys, time
+from mitmtape.store import Store
+from mitmtape.writer import FlowWriter
+from mitmtape.model import FlowRecord, Request
+store = Store({str(db)!r}); session = store.active_session().id
+writer = FlowWriter(store.path, interval=60.0)
+for n in range(300):
+    record = FlowRecord(request=Request("GET", f"http://a.test/{{n}}"), session_id=session)
+    writer.submit(session, record)
+time.sleep(1.0)  # let the sender hand everything to the child
+print("sent", flush=True)
+time.sleep(60)
+"""
+    proxy = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proxy.stdout is not None and proxy.stdout.readline().strip() == "sent"
+    os.kill(proxy.pid, signal.SIGKILL)
+    proxy.wait(10)
+    store = Store(db)
+    deadline = time.monotonic() + 20
+    while store.active_session().flow_count < 300 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert store.active_session().flow_count == 300
+    store.close()

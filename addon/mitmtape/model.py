@@ -190,7 +190,7 @@ class Request:
     def content_type(self) -> str | None:
         return header_value(self.headers, "content-type")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, body: bool = True) -> dict[str, Any]:
         return {
             "method": self.method,
             "url": self.url,
@@ -199,7 +199,7 @@ class Request:
             "path": self.path,
             "http_version": self.http_version,
             "headers": headers_to_json(self.headers),
-            "body": self.body.to_json(),
+            "body": self.body.to_json() if body else None,
             "trailers": None if self.trailers is None else headers_to_json(self.trailers),
         }
 
@@ -242,13 +242,13 @@ class Response:
     def content_type(self) -> str | None:
         return header_value(self.headers, "content-type")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, body: bool = True) -> dict[str, Any]:
         return {
             "status": self.status,
             "reason": self.reason,
             "http_version": self.http_version,
             "headers": headers_to_json(self.headers),
-            "body": self.body.to_json(),
+            "body": self.body.to_json() if body else None,
             "trailers": None if self.trailers is None else headers_to_json(self.trailers),
         }
 
@@ -395,15 +395,16 @@ class FlowRecord:
             "error": self.error,
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, bodies: bool = True) -> dict[str, Any]:
+        """The mitmtape JSON form; without `bodies` (the store keeps them apart) they are null."""
         return {
             "id": self.id,
             "session_id": self.session_id,
             "started_at": format_time(self.started_at),
             "duration_ms": self.duration_ms,
             "source": self.source,
-            "request": self.request.to_json(),
-            "response": self.response.to_json() if self.response else None,
+            "request": self.request.to_json(bodies),
+            "response": self.response.to_json(bodies) if self.response else None,
             "timings": self.timings.to_json() if self.timings else None,
             "error": self.error,
             "tags": list(self.tags),

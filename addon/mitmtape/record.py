@@ -1,23 +1,21 @@
-"""mitmproxy `HTTPFlow` → `FlowRecord`: the only core module that reads mitmproxy objects.
+"""mitmproxy `HTTPFlow` ⇄ `FlowRecord`: the only core module that touches mitmproxy objects.
 
-Turning a flow into a record copies fields and nothing more (no I/O), because it runs on
-mitmproxy's event loop; the writer thread does the rest.
+Capturing runs on mitmproxy's event loop, so a flow only becomes a `FlowSnapshot` here (a copy
+of values, no I/O); the writer process turns snapshots into records.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Collection
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection
 
-from mitmproxy import http
-from mitmproxy.connection import Server
+from mitmproxy import flowfilter, http
+from mitmproxy.connection import Client, Server
+from mitmproxy.flow import Error
+from mitmproxy.websocket import WebSocketData
 from mitmproxy.websocket import WebSocketMessage as MitmWebSocketMessage
 from wsproto.frame_protocol import Opcode
 
 from mitmtape.model import (
-    UNKNOWN_TIME,
-    Body,
     FlowRecord,
     Headers,
     Request,
@@ -25,122 +23,65 @@ from mitmtape.model import (
     Timings,
     WebSocketMessage,
 )
+from mitmtape.snapshot import (
+    FlowSnapshot,
+    MessageSnapshot,
+    RequestSnapshot,
+    ResponseSnapshot,
+    ServerSnapshot,
+)
 
 
-def decode_header_bytes(raw: bytes) -> str:
-    """Header bytes as text: UTF-8 where valid (what servers mean), else Latin-1 (never fails)."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+def _message(message: http.Message) -> MessageSnapshot:
+    trailers = message.trailers
+    return MessageSnapshot(
+        http_version=message.http_version,
+        fields=message.headers.fields,
+        content=message.raw_content,
+        trailers=None if trailers is None else trailers.fields,
+        timestamp_start=message.timestamp_start,
+        timestamp_end=message.timestamp_end,
+    )
 
 
-def headers_of(headers: http.Headers | None) -> Headers:
-    """Header lines in wire order, repeated names kept."""
-    if headers is None:
-        return []
-    return [
-        (decode_header_bytes(name), decode_header_bytes(value)) for name, value in headers.fields
-    ]
-
-
-def microseconds(start: float | None, end: float | None) -> int:
-    """A phase length in µs, or -1 when either end is unknown or the clock went backwards."""
-    if start is None or end is None or end < start:
-        return UNKNOWN_TIME
-    return round((end - start) * 1_000_000)
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def timings_of(flow: http.HTTPFlow, fresh_connection: bool) -> Timings:
-    """Phases from mitmproxy's timestamps, as its own HAR export reads them.
-
-    mitmproxy resolves and connects in one step, so DNS is 0 for an IP literal and unknown
-    otherwise; `connect` includes the lookup. A reused connection has no connect or TLS time.
-    """
+def snapshot_of(flow: http.HTTPFlow, fresh_connection: bool = True) -> FlowSnapshot:
+    """Copy what a record needs out of a flow: immutable values only, no decoding, no I/O."""
     request, response, server = flow.request, flow.response, flow.server_conn
-    timings = Timings(send=microseconds(request.timestamp_start, request.timestamp_end))
-    if fresh_connection and server.timestamp_tcp_setup is not None:
-        timings.connect = microseconds(server.timestamp_start, server.timestamp_tcp_setup)
-        timings.ssl = microseconds(server.timestamp_tcp_setup, server.timestamp_tls_setup)
-        if server.address and _is_ip_literal(str(server.address[0])):
-            timings.dns = 0
-    if response is not None:
-        timings.wait = microseconds(request.timestamp_end, response.timestamp_start)
-        timings.receive = microseconds(response.timestamp_start, response.timestamp_end)
-    return timings
-
-
-def _address(peer: tuple | None) -> dict[str, object] | None:
-    if not peer:
-        return None
-    return {"host": str(peer[0]), "port": int(peer[1])}
-
-
-def server_of(server: Server) -> dict[str, object] | None:
-    if server.address is None and server.peername is None:
-        return None
-    host, port = server.address or server.peername or ("", 0)
-    return {
-        "host": str(host),
-        "port": int(port),
-        "ip": str(server.peername[0]) if server.peername else None,
-        "sni": server.sni,
-        "tls_version": server.tls_version,
-        "alpn": server.alpn.decode("ascii", errors="replace") if server.alpn else None,
-    }
-
-
-def _websocket_message(message: MitmWebSocketMessage) -> WebSocketMessage:
-    return WebSocketMessage(
-        from_client=message.from_client,
-        type="text" if message.type == Opcode.TEXT else "binary",
-        timestamp=message.timestamp,
-        content=message.content,
+    return FlowSnapshot(
+        request=RequestSnapshot(
+            request.method,
+            request.pretty_url,
+            request.pretty_host,
+            request.port,
+            request.path,
+            _message(request),
+        ),
+        response=None
+        if response is None
+        else ResponseSnapshot(response.status_code, response.reason, _message(response)),
+        server=ServerSnapshot(
+            server.address,
+            server.peername,
+            server.sni,
+            server.tls_version,
+            server.alpn,
+            server.timestamp_start,
+            server.timestamp_tcp_setup,
+            server.timestamp_tls_setup,
+            fresh_connection,
+        ),
+        client=flow.client_conn.peername,
+        error=flow.error.msg if flow.error else None,
+        is_replay=bool(flow.is_replay),
+        comment=flow.comment,
+        marker=flow.marked,
+        websocket=None
+        if flow.websocket is None
+        else tuple(
+            (m.from_client, m.type == Opcode.TEXT, m.timestamp, m.content)
+            for m in flow.websocket.messages
+        ),
     )
-
-
-def request_of(request: http.Request) -> Request:
-    return Request(
-        method=request.method,
-        url=request.pretty_url,
-        host=request.pretty_host,
-        port=request.port,
-        path=request.path.split("?", 1)[0] or "/",
-        http_version=request.http_version,
-        headers=headers_of(request.headers),
-        body=Body(request.raw_content or b""),
-        trailers=headers_of(request.trailers) if request.trailers is not None else None,
-    )
-
-
-def response_of(response: http.Response | None) -> Response | None:
-    if response is None:
-        return None
-    return Response(
-        status=response.status_code,
-        reason=response.reason,
-        http_version=response.http_version,
-        headers=headers_of(response.headers),
-        body=Body(response.raw_content or b""),
-        trailers=headers_of(response.trailers) if response.trailers is not None else None,
-    )
-
-
-def metadata_of(flow: http.HTTPFlow) -> dict[str, object]:
-    metadata: dict[str, object] = {}
-    if flow.comment:
-        metadata["comment"] = flow.comment
-    if flow.marked:
-        metadata["marker"] = flow.marked
-    return metadata
 
 
 def flow_to_record(
@@ -151,25 +92,110 @@ def flow_to_record(
     `seen_servers` holds ids of server connections that earlier flows already used, so a reused
     connection is not charged a second connect and TLS time.
     """
-    request = flow.request
-    end = flow.response.timestamp_end if flow.response else None
-    duration_ms = None
-    if end is not None:
-        duration_ms = round((end - request.timestamp_start) * 1000, 3)
-    fresh = flow.server_conn.id not in seen_servers
-    return FlowRecord(
-        session_id=session_id,
-        started_at=datetime.fromtimestamp(request.timestamp_start, UTC),
-        duration_ms=duration_ms,
-        source="replay" if flow.is_replay else "proxy",
-        request=request_of(request),
-        response=response_of(flow.response),
-        timings=timings_of(flow, fresh),
-        error=flow.error.msg if flow.error else None,
-        metadata=metadata_of(flow),
-        client=_address(flow.client_conn.peername),
-        server=server_of(flow.server_conn),
-        websocket=None
-        if flow.websocket is None
-        else [_websocket_message(m) for m in flow.websocket.messages],
+    return snapshot_of(flow, flow.server_conn.id not in seen_servers).to_record(session_id)
+
+
+# FlowRecord → mitmproxy `HTTPFlow`: imported flows shown in mitmproxy's list and replayed there.
+
+
+def _header_fields(headers: Headers | None) -> http.Headers:
+    return http.Headers(
+        [(name.encode("utf-8"), value.encode("utf-8")) for name, value in headers or []]
     )
+
+
+def _seconds(microseconds_: int) -> float:
+    return max(microseconds_, 0) / 1_000_000
+
+
+def _request_to_mitmproxy(request: Request, start: float, end: float) -> http.Request:
+    rebuilt = http.Request.make(request.method, request.url)
+    # Set after `make`, which would add a Content-Length of its own.
+    rebuilt.headers = _header_fields(request.headers)
+    rebuilt.http_version = request.http_version
+    rebuilt.raw_content = request.body.data
+    rebuilt.trailers = None if request.trailers is None else _header_fields(request.trailers)
+    rebuilt.timestamp_start, rebuilt.timestamp_end = start, end
+    return rebuilt
+
+
+def _response_to_mitmproxy(response: Response, start: float, end: float) -> http.Response:
+    return http.Response(
+        http_version=response.http_version.encode("ascii", errors="replace"),
+        status_code=response.status,
+        reason=response.reason.encode("utf-8"),
+        headers=_header_fields(response.headers),
+        content=response.body.data,
+        trailers=None if response.trailers is None else _header_fields(response.trailers),
+        timestamp_start=start,
+        timestamp_end=end,
+    )
+
+
+def _phase_ends(record: FlowRecord) -> tuple[float, float, float, float]:
+    """Request start and end, response start and end, spread by the timings where known."""
+    start = record.started_at.timestamp()
+    end = start + (record.duration_ms or 0) / 1000
+    timings = record.timings or Timings()
+    request_end = min(start + _seconds(timings.send), end) if end > start else start
+    response_start = max(end - _seconds(timings.receive), request_end)
+    return start, request_end, response_start, max(end, response_start)
+
+
+def _client(record: FlowRecord, start: float) -> Client:
+    peer = record.client or {}
+    address = (str(peer.get("host") or "127.0.0.1"), int(peer.get("port") or 0))
+    return Client(peername=address, sockname=("127.0.0.1", 0), timestamp_start=start)
+
+
+def _server(record: FlowRecord) -> Server:
+    server = Server(address=(record.request.host, record.request.port))
+    ip = (record.server or {}).get("ip")
+    if ip:
+        server.peername = (str(ip), record.request.port)
+    return server
+
+
+def _mitmproxy_message(message: WebSocketMessage) -> MitmWebSocketMessage:
+    kind = Opcode.TEXT if message.type == "text" else Opcode.BINARY
+    return MitmWebSocketMessage(kind, message.from_client, message.content, message.timestamp)
+
+
+def record_to_flow(record: FlowRecord) -> http.HTTPFlow:
+    """A finished, replayable mitmproxy flow from a record (raw bodies, headers in order).
+
+    The flow is not live and not a replay, so mitmproxy's view can list it and its client
+    replay accepts it; `metadata["mitmtape_id"]` ties it back to the record.
+    """
+    start, request_end, response_start, end = _phase_ends(record)
+    request = record.request
+    flow = http.HTTPFlow(_client(record, start), _server(record))
+    flow.request = _request_to_mitmproxy(request, start, request_end)
+    if record.response is not None:
+        flow.response = _response_to_mitmproxy(record.response, response_start, end)
+    if record.error is not None:
+        flow.error = Error(record.error, timestamp=end)
+    if record.websocket is not None:
+        flow.websocket = WebSocketData(messages=[_mitmproxy_message(m) for m in record.websocket])
+    flow.comment = str(record.metadata.get("comment") or "")
+    marker = record.metadata.get("marker")
+    flow.marked = marker if isinstance(marker, str) else ""
+    flow.metadata["mitmtape_id"] = record.id
+    return flow
+
+
+class FilterError(ValueError):
+    """A mitmproxy filter expression that does not parse; the message quotes it."""
+
+
+def compile_expression(expression: str) -> Callable[[FlowRecord], bool]:
+    """A predicate on records from a mitmproxy filter expression (`~d example.com & ~m POST`).
+
+    mitmproxy's own filter language, run on the flow rebuilt from each record, so every
+    operator (`~b`, `~hq`, `~c`, `~websocket`...) means exactly what it means in mitmproxy.
+    """
+    try:
+        matcher = flowfilter.parse(expression)
+    except ValueError:
+        raise FilterError(f"invalid mitmproxy filter expression {expression!r}") from None
+    return lambda record: bool(matcher(record_to_flow(record)))

@@ -75,6 +75,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX flows_by_source ON flows (session_id, source)",
         "CREATE INDEX flows_sizes ON flows (session_id, request_size, response_size)",
     ),
+    (
+        """CREATE TABLE artifacts (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            session_id TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            metadata TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            content BLOB NOT NULL
+        )""",
+        "CREATE INDEX artifacts_by_session ON artifacts (session_id, type, created_at)",
+        "CREATE INDEX artifacts_by_time ON artifacts (created_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -99,6 +116,42 @@ class SessionNotFound(StoreError):
 
 class FlowNotFound(StoreError):
     pass
+
+
+class ArtifactNotFound(StoreError):
+    pass
+
+
+@dataclass(slots=True)
+class Artifact:
+    """A kept export (or other generated file): its description and, when read, its bytes."""
+
+    id: str
+    type: str
+    session_id: str | None
+    title: str
+    summary: str
+    file_name: str
+    media_type: str
+    size: int
+    metadata: dict[str, Any]
+    created_at: str
+    content: bytes | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The description, never the bytes (those are downloaded)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "session_id": self.session_id,
+            "title": self.title,
+            "summary": self.summary,
+            "file_name": self.file_name,
+            "media_type": self.media_type,
+            "size": self.size,
+            "metadata": self.metadata,
+            "created_at": self.created_at,
+        }
 
 
 def default_db_path(confdir: str = DEFAULT_CONFDIR) -> Path:
@@ -145,10 +198,7 @@ NO_FILTER = FlowFilter()
 
 def _record_row(record: FlowRecord) -> tuple[Any, ...]:
     """The indexed columns of a record, and its JSON form without bodies."""
-    document = record.to_json()
-    document["request"]["body"] = None
-    if document["response"] is not None:
-        document["response"]["body"] = None
+    document = record.to_json(bodies=False)
     content_type = media_type(record.response.content_type) if record.response else ""
     return (
         record.id,
@@ -470,3 +520,80 @@ class Store:
             if row is None:
                 raise FlowNotFound(f"no flow with id {flow_id!r}")
             return self._record_of(row, self._read_bodies([flow_id]))
+
+    # Artifacts
+
+    def add_artifact(self, artifact: Artifact) -> Artifact:
+        """Keep an artifact; `artifact.content` must hold its bytes."""
+        if artifact.content is None:
+            raise StoreError(f"artifact {artifact.title!r} has no content")
+        with self._transaction() as db:
+            db.execute(
+                f"INSERT INTO artifacts ({ARTIFACT_COLUMNS}, content) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    artifact.id,
+                    artifact.type,
+                    artifact.session_id,
+                    artifact.title,
+                    artifact.summary,
+                    artifact.file_name,
+                    artifact.media_type,
+                    artifact.size,
+                    json.dumps(artifact.metadata, ensure_ascii=False),
+                    artifact.created_at,
+                    artifact.content,
+                ),
+            )
+        return artifact
+
+    def list_artifacts(
+        self,
+        type: str | None = None,
+        session_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Artifact]:
+        """Newest first, without their bytes."""
+        clauses, params = [], []
+        if type:
+            clauses.append("type = ?")
+            params.append(type)
+        if session_id:
+            clauses.append("session_id = ?")
+            params.append(session_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {ARTIFACT_COLUMNS} FROM artifacts{where} "
+                "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                [*params, max(0, limit), max(0, offset)],
+            ).fetchall()
+        return [_artifact_of(row) for row in rows]
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        """An artifact with its bytes."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {ARTIFACT_COLUMNS}, content FROM artifacts WHERE id = ?", (artifact_id,)
+            ).fetchone()
+        if row is None:
+            raise ArtifactNotFound(f"no artifact with id {artifact_id!r}")
+        artifact = _artifact_of(row[:-1])
+        artifact.content = row[-1]
+        return artifact
+
+    def delete_artifact(self, artifact_id: str) -> Artifact:
+        artifact = self.get_artifact(artifact_id)
+        with self._transaction() as db:
+            db.execute("DELETE FROM artifacts WHERE id = ?", (artifact_id,))
+        return artifact
+
+
+ARTIFACT_COLUMNS = (
+    "id, type, session_id, title, summary, file_name, media_type, size, metadata, created_at"
+)
+
+
+def _artifact_of(row: tuple[Any, ...]) -> Artifact:
+    return Artifact(*row[:8], metadata=json.loads(row[8]), created_at=row[9])

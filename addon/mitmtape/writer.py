@@ -1,110 +1,231 @@
-"""A writer thread that commits flow records in batches, so the proxy never waits on the disk."""
+"""The flow writer: a child process that commits flows in batches, so the proxy never waits.
+
+Building records, encoding JSON and SQLite all cost CPU under Python's global lock; done in a
+thread of mitmproxy's process they would slow its event loop. So the proxy side only pickles
+a `FlowSnapshot` onto the child's stdin (from a sender thread; `submit` never blocks), and the
+child does the rest. The child commits a batch when it reaches `WRITE_BATCH` flows or
+`WRITE_INTERVAL_S` after its first flow, in one transaction; when the proxy dies (even by
+SIGKILL) the child reads end-of-file, commits what it has and exits.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
+import pickle
 import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
 
 from mitmtape.model import FlowRecord
+from mitmtape.snapshot import FlowSnapshot
 from mitmtape.store import Store
 
 WRITE_BATCH = 500
 WRITE_INTERVAL_S = 0.1
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 logger = logging.getLogger(__name__)
 
-
-class _Flush:
-    """A marker in the queue: everything before it is committed when `done` is set."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-
-class _Stop(_Flush):
-    pass
+WrittenCallback = Callable[[list[dict[str, Any]]], None]
+Item = tuple[str, FlowSnapshot | FlowRecord]
 
 
 class FlowWriter:
-    """Takes records from any thread; one background thread commits them.
+    """The proxy's side: queue flows for the child, wait for flushes, hear what was written.
 
-    A batch is committed when it reaches `WRITE_BATCH` records or `WRITE_INTERVAL_S` after its
-    first record, whichever comes first, in one transaction: a crash loses at most that batch.
-    `on_written` is called on the writer thread with each committed batch.
+    `on_written` is called (on a listener thread) with the summaries of each committed batch.
     """
 
     def __init__(
         self,
-        store: Store,
-        on_written: Callable[[list[FlowRecord]], None] | None = None,
+        db_path: str | os.PathLike[str],
+        on_written: WrittenCallback | None = None,
         batch_size: int = WRITE_BATCH,
         interval: float = WRITE_INTERVAL_S,
     ) -> None:
-        self.store = store
         self.on_written = on_written
-        self.batch_size = batch_size
-        self.interval = interval
         self.written = 0
-        self._queue: queue.SimpleQueue[FlowRecord | _Flush] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="mitmtape-writer", daemon=True)
-        self._thread.start()
+        self._tokens = itertools.count()
+        self._waiting: dict[int, threading.Event] = {}
+        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        python_path = os.pathsep.join(
+            filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
+        )
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "mitmtape.writer", os.fspath(db_path), str(batch_size),
+             str(interval), "1" if on_written else "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": python_path},
+            start_new_session=True,  # a Ctrl-C for the proxy must not kill unwritten flows
+        )  # fmt: skip
+        self._sender = threading.Thread(target=self._send, name="mitmtape-sender", daemon=True)
+        self._listener = threading.Thread(target=self._listen, name="mitmtape-listen", daemon=True)
+        self._sender.start()
+        self._listener.start()
 
-    def submit(self, record: FlowRecord) -> None:
-        """Queue a record; never blocks."""
-        self._queue.put(record)
+    def submit(self, session_id: str, flow: FlowSnapshot | FlowRecord) -> None:
+        """Queue one flow for `session_id`; never blocks."""
+        self._outbox.put(("flow", (session_id, flow)))
 
     def flush(self, timeout: float | None = 30.0) -> bool:
-        """Wait until everything submitted so far is committed; False on timeout."""
-        if not self._thread.is_alive():
-            return True
-        marker = _Flush()
-        self._queue.put(marker)
-        return marker.done.wait(timeout)
+        """Wait until everything submitted so far is committed; False on timeout or death."""
+        return self._marker("flush", timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
-        """Commit what is queued, then stop the thread."""
-        if not self._thread.is_alive():
-            return
-        marker = _Stop()
-        self._queue.put(marker)
-        marker.done.wait(timeout)
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            batch, marker = self._collect()
-            if batch:
-                self._commit(batch)
-            if marker is not None:
-                marker.done.set()
-                if isinstance(marker, _Stop):
-                    return
-
-    def _collect(self) -> tuple[list[FlowRecord], _Flush | None]:
-        """Gather a batch: block for the first item, then take more until size or time is up."""
-        first = self._queue.get()
-        if isinstance(first, _Flush):
-            return [], first
-        batch = [first]
-        deadline = time.monotonic() + self.interval
-        while len(batch) < self.batch_size:
+        """Commit what is queued, then let the child exit."""
+        if self._child.poll() is None:
+            self._marker("stop", timeout)
+            self._outbox.put(None)
+            self._sender.join(timeout)
             try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                self._child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+        self._listener.join(timeout)
+
+    def _marker(self, kind: str, timeout: float | None) -> bool:
+        if self._child.poll() is not None or not self._sender.is_alive():
+            return False
+        token = next(self._tokens)
+        done = self._waiting[token] = threading.Event()
+        self._outbox.put((kind, token))
+        return done.wait(timeout)
+
+    def _send(self) -> None:
+        """Pickle queued items onto the child's stdin, flushing when the queue runs dry."""
+        assert self._child.stdin is not None
+        try:
+            while True:
+                item = self._outbox.get()
+                while item is not None:
+                    # One pickle per item: each is read back by its own `pickle.load`.
+                    self._child.stdin.write(pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
+                    try:
+                        item = self._outbox.get_nowait()
+                    except queue.Empty:
+                        break
+                self._child.stdin.flush()
+                if item is None:
+                    break
+        except (BrokenPipeError, OSError):
+            logger.error("mitmtape: the writer process ended; flows are no longer recorded")
+        finally:
+            self._child.stdin.close()
+
+    def _listen(self) -> None:
+        assert self._child.stdout is not None
+        while True:
+            try:
+                kind, value = pickle.load(self._child.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                break
+            if kind == "written":
+                count, summaries = value
+                self.written += count
+                if self.on_written is not None and summaries:
+                    self.on_written(summaries)
+            elif kind == "done":
+                self._waiting.pop(value).set()
+            elif kind == "error":
+                logger.error("mitmtape: %s", value)
+        for event in self._waiting.values():
+            event.set()
+
+
+class _ChildWriter:
+    """The child's side: read items, gather batches, commit, report back."""
+
+    def __init__(self, db_path: str, batch_size: int, interval: float, report: bool) -> None:
+        self.store = Store(db_path)
+        self.batch_size = batch_size
+        self.interval = interval
+        self.report = report
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.out: IO[bytes] = sys.stdout.buffer
+
+    def reply(self, kind: str, value: Any) -> None:
+        pickle.dump((kind, value), self.out, protocol=pickle.HIGHEST_PROTOCOL)
+        self.out.flush()
+
+    def read(self) -> None:
+        while True:
+            try:
+                self.inbox.put(pickle.load(sys.stdin.buffer))
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self.inbox.put(None)  # the proxy is gone: commit and exit
+                return
+
+    def run(self) -> None:
+        threading.Thread(target=self.read, daemon=True).start()
+        while True:
+            batch, marker = self.collect()
+            if batch:
+                self.commit(batch)
+            if marker is None:
+                continue
+            if marker == "eof":
+                return
+            kind, token = marker
+            self.reply("done", token)
+            if kind == "stop":
+                return
+
+    def collect(self) -> tuple[list[Item], Any]:
+        """Block for the first item, then take more until the batch is full or time is up."""
+        batch: list[Item] = []
+        deadline = None
+        while len(batch) < self.batch_size:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self.inbox.get(timeout=timeout)
             except queue.Empty:
                 break
-            if isinstance(item, _Flush):
+            if item is None:
+                return batch, "eof"
+            kind, value = item
+            if kind != "flow":
                 return batch, item
-            batch.append(item)
+            batch.append(value)
+            deadline = deadline or time.monotonic() + self.interval
         return batch, None
 
-    def _commit(self, batch: list[FlowRecord]) -> None:
+    def commit(self, batch: list[Item]) -> None:
         try:
-            self.written += self.store.add_flows(batch)
-        except Exception:
-            logger.exception("mitmtape could not write %d flows to %s", len(batch), self.store.path)
+            records = [
+                flow if isinstance(flow, FlowRecord) else flow.to_record(session_id)
+                for session_id, flow in batch
+            ]
+            written = self.store.add_flows(records)
+        except Exception as exc:
+            self.reply("error", f"could not write {len(batch)} flows: {exc!r}")
             return
-        if self.on_written is not None:
-            self.on_written(batch)
+        summaries = [record.summary() | {"session_id": record.session_id} for record in records]
+        self.reply("written", (written, summaries if self.report else None))
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    db_path, batch_size, interval, report = argv
+    try:
+        writer = _ChildWriter(db_path, int(batch_size), float(interval), report == "1")
+    except Exception as exc:
+        pickle.dump(("error", f"the writer cannot open {db_path}: {exc}"), sys.stdout.buffer)
+        sys.exit(1)
+    writer.run()
+    writer.store.close()
+    sys.stdout.flush()
+    # The reader thread may still block on stdin; a normal exit would wait to finalize it.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
