@@ -43,3 +43,8 @@ class ExportFormat:
     needs_bodies: bool
     write: Writer
     cap: int = EXPORT_CAP
+    label: str = ""  # for people: "HAR", "Postman"; the upper-case name when empty
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name.upper())

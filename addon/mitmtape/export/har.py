@@ -1,0 +1,276 @@
+"""HAR 1.2 export, written entry by entry, for browsers, HAR viewers and replay tools.
+
+Field by field as formats.md says. Where mitmtape's data and HAR 1.2 disagree, HAR wins, because
+strict readers reject what does not fit: `send`, `wait` and `receive` must be non-negative, so an
+unknown value there becomes 0 (the other phases keep -1, "not known"), and every array is present
+even when empty. Whatever HAR has no field for goes into `_`-prefixed extensions, as Chrome does.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import string
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from mitmproxy.net.http import cookies
+
+import mitmtape
+from mitmtape.export.base import ExportContext, ExportFormat
+from mitmtape.export.decode import decode_body
+from mitmtape.export.jsonfile import dump, write_json_array
+from mitmtape.export.redact import MASK, redact_headers
+from mitmtape.model import (
+    TIMING_PHASES,
+    UNKNOWN_TIME,
+    FlowRecord,
+    Headers,
+    Request,
+    Response,
+    Timings,
+    WebSocketMessage,
+    header_value,
+    media_type,
+)
+
+HAR_VERSION = "1.2"
+CREATOR = "mitmtape"
+NO_RESPONSE = "No Response"
+UNKNOWN_SIZE = -1
+# HAR 1.2 allows -1 ("not known") only for these phases; the others must be >= 0.
+PHASES_MAY_BE_UNKNOWN = frozenset({"dns", "connect", "ssl"})
+FORM_TYPE = "application/x-www-form-urlencoded"
+WEBSOCKET_OPCODES = {"text": 1, "binary": 2}
+
+Json = dict[str, Any]
+
+
+def iso_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a zone, as HAR readers expect."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def har_url(url: str) -> str:
+    """The URL as a browser sends it: non-ASCII characters (and spaces) percent-encoded.
+
+    HAR wants a URL, and readers such as mitmproxy's refuse an IRI; ASCII is left as recorded.
+    """
+    return quote(url, safe=string.punctuation, errors="surrogateescape")
+
+
+def name_values(pairs: Headers) -> list[Json]:
+    return [{"name": name, "value": value} for name, value in pairs]
+
+
+def query_string(url: str) -> list[Json]:
+    """The URL's parameters, decoded, in order, repeats kept."""
+    return name_values(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def header_values(headers: Headers, name: str) -> list[str]:
+    return [value for key, value in headers if key.lower() == name]
+
+
+def request_cookies(headers: Headers, redact: bool) -> list[Json]:
+    found = []
+    for line in header_values(headers, "cookie"):
+        for name, value in cookies.parse_cookie_header(line):
+            found.append({"name": name, "value": MASK if redact else value or ""})
+    return found
+
+
+def cookie_expiry(attrs: cookies.CookieAttrs, received: datetime) -> str | None:
+    """When a Set-Cookie cookie expires: `Max-Age` wins over `Expires` (RFC 6265, 5.3)."""
+    try:
+        return iso_time(received + timedelta(seconds=int(attrs["max-age"])))
+    except (KeyError, ValueError, OverflowError):
+        pass
+    try:
+        expires = email.utils.parsedate_to_datetime(attrs["expires"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return iso_time(expires if expires.tzinfo else expires.replace(tzinfo=UTC))
+
+
+def response_cookies(headers: Headers, received: datetime, redact: bool) -> list[Json]:
+    found = []
+    for line in header_values(headers, "set-cookie"):
+        for name, value, attrs in cookies.parse_set_cookie_header(line):
+            cookie: Json = {"name": name, "value": MASK if redact else value or ""}
+            for key in ("path", "domain"):
+                if key in attrs:
+                    cookie[key] = attrs[key]
+            expires = cookie_expiry(attrs, received)
+            if expires is not None:
+                cookie["expires"] = expires
+            cookie["httpOnly"] = "httponly" in attrs
+            cookie["secure"] = "secure" in attrs
+            found.append(cookie)
+    return found
+
+
+def post_data(request: Request) -> Json:
+    """The request body; a binary one as base64, flagged so an importer can reverse it."""
+    body = decode_body(request.body, request.headers)
+    content_type = request.content_type or ""
+    params = []
+    if media_type(content_type) == FORM_TYPE and not body.is_base64:
+        params = name_values(parse_qsl(body.text, keep_blank_values=True))
+    data: Json = {"mimeType": content_type, "text": body.text, "params": params}
+    if body.is_base64:
+        data["_encoding"] = "base64"
+    return data
+
+
+def har_request(request: Request, redact: bool) -> Json:
+    headers = redact_headers(request.headers) if redact else request.headers
+    entry: Json = {
+        "method": request.method,
+        "url": har_url(request.url),
+        "httpVersion": request.http_version,
+        "cookies": request_cookies(request.headers, redact),
+        "headers": name_values(headers),
+        "queryString": query_string(request.url),
+        "headersSize": UNKNOWN_SIZE,
+        "bodySize": request.body.size,
+    }
+    if request.body.size:
+        entry["postData"] = post_data(request)
+    return entry
+
+
+def content(response: Response) -> Json:
+    """The decoded body; `compression` counts the bytes the wire encoding saved."""
+    body = decode_body(response.body, response.headers)
+    data: Json = {"size": len(body.data)}
+    saved = len(body.data) - response.body.size
+    if saved > 0:
+        data["compression"] = saved
+    data["mimeType"] = response.content_type or ""
+    data["text"] = body.text
+    if body.is_base64:
+        data["encoding"] = "base64"
+    return data
+
+
+def har_response(record: FlowRecord, response: Response, redact: bool) -> Json:
+    headers = redact_headers(response.headers) if redact else response.headers
+    entry: Json = {
+        "status": response.status,
+        "statusText": response.reason,
+        "httpVersion": response.http_version,
+        "cookies": response_cookies(response.headers, record.started_at, redact),
+        "headers": name_values(headers),
+        "content": content(response),
+        "redirectURL": header_value(response.headers, "location") or "",
+        "headersSize": UNKNOWN_SIZE,
+        "bodySize": response.body.size,
+    }
+    if record.error:
+        entry["_error"] = record.error
+    return entry
+
+
+def missing_response(error: str | None) -> Json:
+    """What HAR readers expect for a flow that got no response: status 0, empty everything."""
+    entry: Json = {
+        "status": 0,
+        "statusText": error or NO_RESPONSE,
+        "httpVersion": "",
+        "cookies": [],
+        "headers": [],
+        "content": {"size": 0, "mimeType": ""},
+        "redirectURL": "",
+        "headersSize": UNKNOWN_SIZE,
+        "bodySize": UNKNOWN_SIZE,
+    }
+    if error:
+        entry["_error"] = error
+    return entry
+
+
+def phase_ms(phase: str, microseconds: int) -> float:
+    if microseconds < 0:
+        return UNKNOWN_TIME if phase in PHASES_MAY_BE_UNKNOWN else 0
+    return round(microseconds / 1000, 3)
+
+
+def har_timings(timings: Timings | None, duration_ms: float | None) -> Json:
+    """All phases in ms; without timing data the whole duration counts as `wait`."""
+    phases: dict[str, float]
+    if timings is None:
+        phases = {phase: UNKNOWN_TIME for phase in PHASES_MAY_BE_UNKNOWN}
+        phases.update(send=0, wait=duration_ms or 0, receive=0)
+    else:
+        phases = {phase: phase_ms(phase, getattr(timings, phase)) for phase in TIMING_PHASES}
+    return {"blocked": UNKNOWN_TIME} | {phase: phases[phase] for phase in TIMING_PHASES}
+
+
+def total_time(record: FlowRecord, timings: Json) -> float:
+    """The recorded duration, else the sum of the known phases (HAR's own definition)."""
+    if record.duration_ms is not None:
+        return record.duration_ms
+    return sum(value for value in timings.values() if value > 0)
+
+
+def websocket_message(message: WebSocketMessage) -> Json:
+    """One message the way Chrome writes `_webSocketMessages`."""
+    return {
+        "type": "send" if message.from_client else "receive",
+        "time": message.timestamp,
+        "opcode": WEBSOCKET_OPCODES[message.type],
+        "data": message.to_json()["content"],
+    }
+
+
+def entry_of(record: FlowRecord, redact: bool) -> Json:
+    timings = har_timings(record.timings, record.duration_ms)
+    entry: Json = {
+        "startedDateTime": iso_time(record.started_at),
+        "time": total_time(record, timings),
+        "request": har_request(record.request, redact),
+        "response": missing_response(record.error)
+        if record.response is None
+        else har_response(record, record.response, redact),
+        "cache": {},
+        "timings": timings,
+    }
+    if record.server and record.server.get("ip"):
+        entry["serverIPAddress"] = str(record.server["ip"])
+    if record.client and record.client.get("port"):
+        # HAR wants an id of the TCP connection; the client's port names it while it is open.
+        entry["connection"] = str(record.client["port"])
+    comment = record.metadata.get("comment")
+    if isinstance(comment, str) and comment:
+        entry["comment"] = comment
+    if record.tags:
+        entry["_tags"] = list(record.tags)
+    if record.websocket is not None:
+        entry["_resourceType"] = "websocket"
+        entry["_webSocketMessages"] = [websocket_message(m) for m in record.websocket]
+    return entry
+
+
+def write(out: TextIO, records: Iterator[FlowRecord], context: ExportContext) -> None:
+    header = {
+        "version": HAR_VERSION,
+        "creator": {"name": CREATOR, "version": mitmtape.__version__},
+        "pages": [],
+    }
+    out.write('{\n  "log": {\n')
+    for key, value in header.items():
+        out.write(f'    "{key}": {dump(value, 2)},\n')
+    out.write('    "entries": ')
+    write_json_array(out, (entry_of(record, context.redact) for record in records), depth=2)
+    out.write("\n  }\n}\n")
+
+
+FORMAT = ExportFormat(
+    name="har",
+    suffix=".har",
+    media_type="application/json",
+    needs_bodies=True,
+    write=write,
+)

@@ -1,0 +1,50 @@
+"""mitmtape JSON export: the lossless array of flow records, oldest first.
+
+The file is what `json.dumps(records, indent=2)` would print, but written one record at a time so
+a session of any size needs the memory of one record. HAR and Postman stream their entry lists the
+same way, through `write_json_array`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+from mitmtape.export.base import ExportContext, ExportFormat
+from mitmtape.export.redact import redact_record
+from mitmtape.model import FlowRecord
+
+INDENT = "  "
+
+
+def dump(value: Any, depth: int) -> str:
+    """`value` as indented JSON, for a place `depth` levels deep in a document."""
+    text = json.dumps(value, indent=len(INDENT), ensure_ascii=False)
+    return text.replace("\n", "\n" + INDENT * depth)
+
+
+def write_json_array(out: TextIO, items: Iterable[Any], depth: int = 0) -> None:
+    """Write a JSON array item by item, each written as soon as it is read."""
+    prefix = INDENT * (depth + 1)
+    separator = "["
+    for item in items:
+        out.write(f"{separator}\n{prefix}{dump(item, depth + 1)}")
+        separator = ","
+    out.write("[]" if separator == "[" else f"\n{INDENT * depth}]")
+
+
+def write(out: TextIO, records: Iterator[FlowRecord], context: ExportContext) -> None:
+    if context.redact:
+        records = (redact_record(record) for record in records)
+    write_json_array(out, (record.to_json() for record in records))
+    out.write("\n")
+
+
+FORMAT = ExportFormat(
+    name="json",
+    suffix=".json",
+    media_type="application/json",
+    needs_bodies=True,
+    write=write,
+)
