@@ -1,0 +1,153 @@
+"""Opening an import file: the size limit, a look at its first bytes, the format it holds.
+
+Everything here works on the head of the file (a few KB), so a wrong or oversized file is
+refused before a single entry is parsed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+from typing import BinaryIO
+
+IMPORT_FILE_LIMIT = 256 * 1024 * 1024
+# Auto-detect reads the first 1 KB (spec); a HAR whose `pages` push `"entries":` further is
+# still found by looking on up to HAR_ENTRIES_PROBE, so real browser files are not refused.
+AUTO_DETECT_HEAD = 1024
+HAR_ENTRIES_PROBE = 64 * 1024
+# The JSON import looks for a HAR `"log"` key in the first 4 KB (spec).
+HAR_LOG_PROBE = 4096
+AUTO_DETECT_SUFFIXES = (".har", ".json")
+UTF8_BOM = b"\xef\xbb\xbf"
+# A file this small is kept in memory as it is read, so a parse that found nothing can look
+# again at the whole file (is a HAR with no entries empty, or no HAR at all?).
+RESCAN_LIMIT = 1024 * 1024
+
+_HAR_LOG = re.compile(rb'"log"\s*:')
+_HAR_LOG_NOT_NULL = re.compile(rb'"log"\s*:\s*(?!null)\S')
+_HAR_ENTRIES = re.compile(rb'"entries"\s*:')
+
+
+class ImportFailed(Exception):
+    """The whole file was refused or the import stopped; the message names file and problem.
+
+    `kept` is how many flows an import into an existing session had already written.
+    """
+
+    def __init__(self, message: str, kept: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kept = kept
+
+    def __str__(self) -> str:
+        if not self.kept:
+            return self.message
+        return f"{self.message}; {self.kept:,} flows written before the failure were kept"
+
+
+class FileTooLarge(ImportFailed):
+    pass
+
+
+class Source:
+    """An import file as a byte stream: its head is read first and replayed to the parser.
+
+    Works for paths and for streams that cannot seek (an upload), counts what is read and
+    stops at IMPORT_FILE_LIMIT + 1 byte, so an oversized stream is refused without reading on.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str, limit: int = IMPORT_FILE_LIMIT) -> None:
+        self.name = name
+        self.limit = limit
+        self._stream = stream
+        self._read = 0
+        head = self._take(HAR_ENTRIES_PROBE)
+        if head.startswith(UTF8_BOM):
+            head = head[len(UTF8_BOM) :]
+        self.head = head
+        self._pending = io.BytesIO(head)
+        self._copy: bytearray | None = bytearray()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], limit: int = IMPORT_FILE_LIMIT) -> Source:
+        """Open a file, refusing it by its size alone when it is over the limit."""
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ImportFailed(f"{path.name}: cannot read the file: {exc.strerror}") from None
+        if size > limit:
+            raise FileTooLarge(
+                f"{path.name}: the file is {size:,} bytes; the import limit is {limit:,} bytes"
+            )
+        return cls(path.open("rb"), path.name, limit)
+
+    def _take(self, size: int) -> bytes:
+        data = self._stream.read(size)
+        self._read += len(data)
+        if self._read > self.limit:
+            raise FileTooLarge(
+                f"{self.name}: more than {self.limit:,} bytes; the import limit is "
+                f"{self.limit:,} bytes"
+            )
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        """What the parser calls: the head first, then the rest of the stream."""
+        data = self._pending.read(size)
+        if size < 0:
+            data += self._take(-1)
+        elif not data:
+            data = self._take(size)
+        if self._copy is not None:
+            self._copy += data
+            if len(self._copy) > RESCAN_LIMIT:
+                self._copy = None
+        return data
+
+    def copy(self) -> bytes | None:
+        """Everything read so far if the file was small enough to keep, else None."""
+        return None if self._copy is None else bytes(self._copy)
+
+    def first_byte(self) -> bytes:
+        """The first byte that is not white space, or b"" for an empty (or blank) file."""
+        stripped = self.head.lstrip()
+        return stripped[:1]
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def looks_like_har(head: bytes) -> bool:
+    """The JSON import's test: an object whose first 4 KB hold a non-null `"log"` key."""
+    return bool(_HAR_LOG_NOT_NULL.search(head[:HAR_LOG_PROBE]))
+
+
+def detect_format(source: Source) -> str:
+    """`har` or `json` from the first bytes, as auto-detect (drag and drop) decides."""
+    first = source.first_byte()
+    if not first:
+        raise ImportFailed(f"{source.name}: the file is empty")
+    head = source.head.lstrip()
+    if first == b"{" and _HAR_LOG.search(head[:AUTO_DETECT_HEAD]) and _HAR_ENTRIES.search(head):
+        return "har"
+    if first == b"[":
+        return "json"
+    raise ImportFailed(f"{source.name}: invalid file format — expected JSON array or HAR object")
+
+
+def check_suffix(name: str) -> None:
+    """Auto-detect takes only `.har` and `.json` files, as the drag-and-drop import does."""
+    if not name.lower().endswith(AUTO_DETECT_SUFFIXES):
+        raise ImportFailed(
+            f"{name}: only .har and .json files can be imported with format detection; "
+            "name the format (har or json) to import another file"
+        )

@@ -1,0 +1,121 @@
+"""Records rebuilt as mitmproxy flows: listed in mitmproxy's view and accepted for replay."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+
+from mitmproxy import http
+from mitmproxy.addons.clientplayback import ClientPlayback
+from mitmproxy.addons.view import View
+from mitmproxy.test import taddons
+
+from mitmtape.importers import import_new_session
+from mitmtape.model import Body, FlowRecord, Request, Response, Timings, WebSocketMessage
+from mitmtape.record import flow_to_record, record_to_flow
+
+START = datetime(2026, 3, 8, 14, 30, 22, 500000, tzinfo=UTC)
+
+
+def record(**fields) -> FlowRecord:
+    values = dict(
+        request=Request(
+            method="POST",
+            url="https://api.test:8443/v1/cart?id=7",
+            http_version="HTTP/1.1",
+            headers=[("Content-Type", "application/json"), ("X-A", "1"), ("X-A", "2")],
+            body=Body(b'{"qty": 2}'),
+        ),
+        started_at=START,
+        duration_ms=250.0,
+        response=Response(
+            status=201,
+            reason="Created",
+            headers=[("Content-Encoding", "gzip"), ("Content-Type", "text/plain")],
+            body=Body(gzip.compress(b"created")),
+        ),
+        timings=Timings(send=10_000, wait=200_000, receive=40_000),
+        metadata={"comment": "from a HAR", "marker": ":star:"},
+        server={"host": "api.test", "port": 8443, "ip": "10.1.2.3"},
+    )
+    values.update(fields)
+    return FlowRecord(**values)
+
+
+def test_request_and_response_are_rebuilt_with_raw_bodies_and_ordered_headers():
+    flow = record_to_flow(record())
+    assert flow.request.url == "https://api.test:8443/v1/cart?id=7"
+    assert flow.request.method == "POST"
+    assert flow.request.headers.fields == (
+        (b"Content-Type", b"application/json"),
+        (b"X-A", b"1"),
+        (b"X-A", b"2"),
+    )
+    assert flow.request.content == b'{"qty": 2}'
+    assert flow.response.status_code == 201
+    assert flow.response.reason == "Created"
+    assert flow.response.raw_content == gzip.compress(b"created")
+    assert flow.response.content == b"created"
+    assert flow.server_conn.address == ("api.test", 8443)
+    assert flow.comment == "from a HAR"
+    assert flow.marked == ":star:"
+    assert flow.is_replay is None
+    assert not flow.live
+
+
+def test_timestamps_follow_start_duration_and_timings():
+    flow = record_to_flow(record())
+    start = START.timestamp()
+    assert flow.request.timestamp_start == start
+    assert flow.request.timestamp_end == start + 0.01
+    assert flow.response.timestamp_start == start + 0.25 - 0.04
+    assert flow.response.timestamp_end == start + 0.25
+
+
+def test_failed_flow_has_its_error_and_no_response():
+    flow = record_to_flow(record(response=None, duration_ms=None, error="connection refused"))
+    assert flow.response is None
+    assert flow.error.msg == "connection refused"
+
+
+def test_websocket_messages_are_rebuilt():
+    messages = [
+        WebSocketMessage(True, "text", 1.0, b"hi"),
+        WebSocketMessage(False, "binary", 2.0, b"\x00\xff"),
+    ]
+    flow = record_to_flow(record(websocket=messages))
+    assert [(m.from_client, m.is_text, m.content) for m in flow.websocket.messages] == [
+        (True, True, b"hi"),
+        (False, False, b"\x00\xff"),
+    ]
+
+
+def test_flow_goes_into_the_view_and_can_be_replayed():
+    flow = record_to_flow(record())
+    view, playback = View(), ClientPlayback()
+    with taddons.context(view, playback):
+        view.add([flow])
+        assert len(view) == 1
+        assert playback.check(flow) is None
+
+
+def test_rebuilt_flow_survives_mitmproxy_state_and_back_to_a_record():
+    original = record()
+    flow = http.HTTPFlow.from_state(record_to_flow(original).get_state())
+    again = flow_to_record(flow, "s")
+    assert again.request.url == original.request.url
+    assert again.request.headers == original.request.headers
+    assert again.response.body.data == original.response.body.data
+    assert again.started_at == START
+    assert again.duration_ms == 250.0
+    assert again.metadata == {"comment": "from a HAR", "marker": ":star:"}
+
+
+def test_imported_sample_flows_all_rebuild(store, samples):
+    session, _ = import_new_session(store, samples / "mitmproxy-savehar.har")
+    flows = [record_to_flow(r) for batch in store.iter_flow_batches(session.id) for r in batch]
+    view = View()
+    with taddons.context(view):
+        view.add(flows)
+        assert len(view) == 10
+    assert {f.request.pretty_url.rsplit("/", 1)[-1] for f in flows} >= {"pixel.png", "gzip", "ws"}
