@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mitmtape.cli import human_size, main
+from mitmtape.cli import main
+from mitmtape.humanize import count, human_size
 from mitmtape.store import Store
 from tests.conftest import RecordFactory
 
@@ -118,3 +120,124 @@ def test_environment_variable_names_the_database(filled: Path, monkeypatch) -> N
 )
 def test_human_size(size: int, text: str) -> None:
     assert human_size(size) == text
+
+
+def test_count_uses_thousands_and_plural() -> None:
+    assert (count(1, "flow"), count(1247, "flow")) == ("1 flow", "1,247 flows")
+
+
+def test_export_to_a_folder_uses_the_default_name(filled: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "exports"
+    out.mkdir()
+    code, _ = run("--db", str(filled), "export", "API Tests", "--format", "har", "-o", str(out))
+    assert code == 0
+    [written] = list(out.iterdir())
+    assert written.name.startswith("API_Tests_") and written.suffix == ".har"
+    har = json.loads(written.read_text())
+    assert [e["request"]["url"] for e in har["log"]["entries"]] == [
+        "https://a.test/one",
+        "https://a.test/two",
+    ]
+    assert "Exported 2 flows to" in capsys.readouterr().err
+
+
+def test_export_to_stdout_with_filters(filled: Path) -> None:
+    code, out = run(
+        "--db", str(filled), "export", "API Tests", "--format", "json", "-o", "-",
+        "--method", "POST",
+    )  # fmt: skip
+    assert code == 0
+    [flow] = json.loads(out)
+    assert flow["request"]["url"] == "https://a.test/two"
+
+
+def test_export_with_a_mitmproxy_filter_expression(filled: Path) -> None:
+    code, out = run(
+        "--db", str(filled), "export", "API Tests", "--format", "csv", "-o", "-",
+        "--filter", "~u one & ~m GET",
+    )  # fmt: skip
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert [row[2] for row in rows[1:]] == ["https://a.test/one"]
+
+
+def test_bad_filter_expression_is_one_clear_line(filled: Path, capsys) -> None:
+    code, _ = run("--db", str(filled), "export", "API Tests", "--format", "csv", "--filter", "~d (")
+    assert code == 1
+    assert capsys.readouterr().err == "mitmtape: invalid mitmproxy filter expression '~d ('\n"
+
+
+def test_artifacts_list_show_download_delete(filled: Path, tmp_path: Path) -> None:
+    target = tmp_path / "first.csv"
+    assert (
+        run("--db", str(filled), "export", "API Tests", "--format", "csv", "-o", str(target))[0]
+        == 0
+    )
+    code, out = run("--db", str(filled), "artifacts", "list", "--json")
+    assert code == 0
+    [artifact] = json.loads(out)
+    assert artifact["title"] == "API Tests — CSV Export"
+    assert artifact["summary"].startswith("2 flows, ")
+    code, out = run("--db", str(filled), "artifacts", "show", artifact["id"], "--json")
+    assert code == 0
+    assert json.loads(out)["metadata"]["flow_count"] == 2
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    assert (
+        run("--db", str(filled), "artifacts", "download", artifact["id"], "-o", str(copy))[0] == 0
+    )
+    assert (copy / "first.csv").read_bytes() == target.read_bytes()
+    assert run("--db", str(filled), "artifacts", "delete", artifact["id"])[0] == 0
+    assert json.loads(run("--db", str(filled), "artifacts", "list", "--json")[1]) == []
+
+
+def test_unknown_artifact_is_one_clear_line(filled: Path, capsys) -> None:
+    assert run("--db", str(filled), "artifacts", "show", "nope")[0] == 1
+    assert capsys.readouterr().err == "mitmtape: no artifact with id 'nope'\n"
+
+
+def test_copy_prints_the_flow_as_code(filled: Path) -> None:
+    flows = json.loads(run("--db", str(filled), "flows", "API Tests", "--json")[1])
+    code, out = run("--db", str(filled), "copy", flows[0]["id"], "--as", "curl")
+    assert code == 0 and out.startswith("curl ") and "https://a.test/one" in out
+    code, out = run("--db", str(filled), "copy", flows[1]["id"], "--as", "markdown")
+    assert code == 0 and "*Captured by mitmtape at " in out
+
+
+def test_copy_of_an_unknown_flow_is_one_clear_line(filled: Path, capsys) -> None:
+    assert run("--db", str(filled), "copy", "nope", "--as", "curl")[0] == 1
+    assert capsys.readouterr().err == "mitmtape: no flow with id 'nope'\n"
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_captures"
+
+
+def test_import_into_a_new_session_prints_json(tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    code, out = run("--db", db, "import", str(SAMPLES / "mitmproxy-savehar.har"), "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert set(result) == {"session", "imported", "skipped", "errors"}
+    assert result["imported"] == 10 and result["skipped"] == 0
+    sessions = {s["id"]: s for s in json.loads(run("--db", db, "sessions", "--json")[1])}
+    assert sessions[result["session"]]["name"] == "mitmproxy-savehar.har (imported)"
+
+
+def test_import_into_a_named_session(filled: Path) -> None:
+    code, out = run(
+        "--db", str(filled), "import", str(SAMPLES / "chromium-playwright.har"),
+        "--into", "API Tests", "--format", "har",
+    )  # fmt: skip
+    assert code == 0 and out.startswith("Imported 9 flows into 'API Tests'")
+    assert len(json.loads(run("--db", str(filled), "flows", "API Tests", "--json")[1])) == 11
+
+
+def test_import_of_a_broken_file_is_one_clear_line(tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"request": ')
+    code, _ = run("--db", str(tmp_path / "t.db"), "import", str(broken))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mitmtape: broken.json: ") and err.count("\n") == 1
+    sessions = json.loads(run("--db", str(tmp_path / "t.db"), "sessions", "--json")[1])
+    assert len(sessions) == 1  # the new session was removed again

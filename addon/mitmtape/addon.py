@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from weakref import WeakKeyDictionary
 
 from mitmproxy import command, ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
-from mitmtape.record import flow_to_record
+from mitmtape.addon_copy import CopyCommands
+from mitmtape.addon_export import ExportCommands
+from mitmtape.addon_import import ImportCommands
+from mitmtape.addon_keys import KeyCommands
+from mitmtape.record import snapshot_of
 from mitmtape.store import Store, StoreError, default_db_path
 from mitmtape.writer import FlowWriter
 
@@ -23,12 +29,15 @@ class MitmTape:
         self.store: Store | None = None
         self.writer: FlowWriter | None = None
         self.session_id = ""
-        self._running = False
+        self.is_running = False
         # Server connections whose first flow was recorded: later flows reused them.
         self._seen_servers: set[str] = set()
         # The response object recorded per flow, so an `error` after `response` is not a second
         # record, while a replay (a new response on the same flow) is.
         self._recorded: WeakKeyDictionary[http.HTTPFlow, object] = WeakKeyDictionary()
+        self._jobs: set[asyncio.Future[str]] = set()
+        self.exports = ExportCommands(self)
+        self.addons = [self.exports, ImportCommands(self), CopyCommands(), KeyCommands()]
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -47,7 +56,7 @@ class MitmTape:
             try:
                 self._open_store()
             except StoreError as exc:
-                if self._running:
+                if self.is_running:
                     raise exceptions.OptionsError(str(exc)) from None
                 # At start a logged error makes mitmproxy exit with status 1; raising would
                 # only add a traceback around the same sentence.
@@ -61,14 +70,14 @@ class MitmTape:
                 raise exceptions.OptionsError(str(exc)) from None
 
     def running(self) -> None:
-        self._running = True
+        self.is_running = True
 
     def _open_store(self) -> None:
         path = ctx.options.tape_db or default_db_path(ctx.options.confdir)
         store = Store(path)
         self._close_store()
         self.store = store
-        self.writer = FlowWriter(store)
+        self.writer = FlowWriter(store.path)
         self.session_id = store.active_session().id
         logger.info("mitmtape: recording into %s (%s)", store.path, store.active_session().name)
 
@@ -80,6 +89,7 @@ class MitmTape:
         self.writer = self.store = None
 
     def done(self) -> None:
+        self.exports.export_on_exit()
         self._close_store()
 
     # Capture
@@ -101,10 +111,10 @@ class MitmTape:
     def _capture(self, flow: http.HTTPFlow) -> None:
         if self.writer is None or not ctx.options.tape_record:
             return
-        record = flow_to_record(flow, self.session_id, self._seen_servers)
+        fresh = flow.server_conn.id not in self._seen_servers
         self._seen_servers.add(flow.server_conn.id)
         self._recorded[flow] = flow.response
-        self.writer.submit(record)
+        self.writer.submit(self.session_id, snapshot_of(flow, fresh))
 
     def flush(self) -> None:
         """Wait until every captured flow is committed (tests and exports read after this)."""
@@ -113,20 +123,20 @@ class MitmTape:
 
     # Session commands
 
-    def _require_store(self) -> Store:
+    def require_store(self) -> Store:
         if self.store is None:
             raise exceptions.CommandError("mitmtape has no database open (see the error at start)")
         return self.store
 
     def _activate(self, session_id: str) -> None:
         self.flush()
-        self._require_store().set_active(session_id)
+        self.require_store().set_active(session_id)
         self.session_id = session_id
 
     @command.command("tape.session.new")
     def session_new(self, name: str) -> str:
         """Start a new session with this name and record into it."""
-        store = self._require_store()
+        store = self.require_store()
         try:
             session = store.create_session(name)
         except StoreError as exc:
@@ -140,7 +150,7 @@ class MitmTape:
         self.flush()
         lines = [
             f"{'*' if s.active else ' '} {s.id}  {s.flow_count:>7} flows  {s.name}"
-            for s in self._require_store().list_sessions()
+            for s in self.require_store().list_sessions()
         ]
         return self._say("\n".join(lines))
 
@@ -148,7 +158,7 @@ class MitmTape:
     def session_switch(self, session: str) -> str:
         """Record into another session, named by id or exact name."""
         try:
-            found = self._require_store().get_session(session)
+            found = self.require_store().get_session(session)
         except StoreError as exc:
             raise exceptions.CommandError(str(exc)) from None
         self._activate(found.id)
@@ -158,7 +168,7 @@ class MitmTape:
     def session_rename(self, session: str, name: str) -> str:
         """Give a session a new name."""
         try:
-            renamed = self._require_store().rename_session(session, name)
+            renamed = self.require_store().rename_session(session, name)
         except StoreError as exc:
             raise exceptions.CommandError(str(exc)) from None
         return self._say(f"Session {renamed.id} is now named {renamed.name!r}")
@@ -166,7 +176,7 @@ class MitmTape:
     @command.command("tape.session.delete")
     def session_delete(self, session: str) -> str:
         """Delete a session and its flows; deleting the active one moves recording on."""
-        store = self._require_store()
+        store = self.require_store()
         self.flush()
         try:
             deleted = store.delete_session(session)
@@ -177,6 +187,36 @@ class MitmTape:
             f"Deleted session {deleted.name!r} with {deleted.flow_count} flows; "
             f"recording into {store.active_session().name!r}"
         )
+
+    def background(self, work: Callable[[], str], what: str) -> str:
+        """Run slow work (exports, imports) on a worker thread; its outcome is logged.
+
+        Before mitmproxy runs (scripts, tests) the work runs in place and its message is
+        returned.
+        """
+        if not self.is_running:
+            try:
+                return self._say(work())
+            except Exception as exc:
+                raise exceptions.CommandError(f"{what} failed: {exc}") from None
+        job = asyncio.get_running_loop().run_in_executor(None, self._run_job, work, what)
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+        return self._say(f"mitmtape: {what} started")
+
+    @staticmethod
+    def _run_job(work: Callable[[], str], what: str) -> str | None:
+        """A background job: its outcome goes to the log, where the console shows it."""
+        try:
+            return MitmTape._say(work())
+        except Exception as exc:
+            logger.error("mitmtape: %s failed: %s", what, exc)
+            return None
+
+    async def wait_for_jobs(self) -> None:
+        """Wait for background work (tests, and `done`)."""
+        if self._jobs:
+            await asyncio.wait(set(self._jobs))
 
     @staticmethod
     def _say(message: str) -> str:

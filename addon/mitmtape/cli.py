@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from mitmtape.codegen import TARGETS, generate
+from mitmtape.export.formats import FORMATS
+from mitmtape.export.pipeline import (
+    ExportError,
+    ExportOptions,
+    export_session,
+    resolve_destination,
+)
+from mitmtape.humanize import human_size
+from mitmtape.importers import IMPORTERS, ImportFailed, import_file, import_new_session
+from mitmtape.importers.summary import outcome
 from mitmtape.model import FlowRecord, Session
-from mitmtape.store import Store, StoreError, default_db_path
+from mitmtape.progress import ProgressBar
+from mitmtape.record import FilterError, compile_expression
+from mitmtape.store import FlowFilter, Store, StoreError, default_db_path
 
 
 class CliError(Exception):
     """Ends the command with this one line on stderr and exit status 1."""
-
-
-def human_size(size: float) -> str:
-    """Bytes for people: `512 B`, `3.2 KB`, `1.4 MB` (decimal units, as file managers show)."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 def print_json(value: Any, out: TextIO) -> None:
@@ -94,6 +100,93 @@ def cmd_flows(store: Store, args: argparse.Namespace, out: TextIO) -> None:
         print_table(rows + [flow_row(record) for record in batch], out)
 
 
+def flow_filter_of(args: argparse.Namespace) -> FlowFilter:
+    return FlowFilter(
+        method=args.method, url=args.url, status_min=args.status_min, status_max=args.status_max
+    )
+
+
+def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    options = ExportOptions(
+        flow_filter=flow_filter_of(args),
+        matches=compile_expression(args.filter) if args.filter else None,
+        redact=args.redact,
+        progress=ProgressBar(f"export {args.format}") if sys.stderr.isatty() else None,
+    )
+    if args.output != "-":
+        result = export_session(store, args.session, args.format, args.output, options)
+        print(result.message(), file=sys.stderr)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        result = export_session(store, args.session, args.format, folder, options)
+        out.flush()
+        with result.path.open("rb") as exported:
+            shutil.copyfileobj(exported, getattr(out, "buffer", None) or _TextSink(out))
+    if result.warning:
+        print(f"mitmtape: warning: {result.warning}", file=sys.stderr)
+
+
+class _TextSink:
+    """Bytes written to a text stream (an in-memory stdout in tests)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, data: bytes) -> int:
+        return self.out.write(data.decode("utf-8"))
+
+
+def cmd_artifacts(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    action = args.action
+    if action == "list":
+        artifacts = store.list_artifacts(args.type, args.session, args.limit, args.offset)
+        if args.json:
+            print_json([artifact.to_json() for artifact in artifacts], out)
+            return
+        rows = [["ID", "CREATED", "SIZE", "TITLE"]]
+        rows += [[a.id, a.created_at[:19], human_size(a.size), a.title] for a in artifacts]
+        print_table(rows, out)
+        return
+    if not args.id:
+        raise CliError(f"artifacts {action} needs an artifact ID")
+    if action == "show":
+        artifact = store.get_artifact(args.id)
+        if args.json:
+            print_json(artifact.to_json(), out)
+        else:
+            for key, value in artifact.to_json().items():
+                out.write(f"{key}: {value}\n")
+    elif action == "download":
+        if not args.output:
+            raise CliError("artifacts download needs -o PATH")
+        artifact = store.get_artifact(args.id)
+        target = resolve_destination(args.output, artifact.file_name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(artifact.content or b"")
+        print(f"Wrote {artifact.file_name} ({human_size(artifact.size)}) to {target}", file=out)
+    else:
+        deleted = store.delete_artifact(args.id)
+        print(f"Deleted artifact {deleted.id} ({deleted.title})", file=out)
+
+
+def cmd_copy(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    out.write(generate(args.target, store.get_flow(args.flow_id)) + "\n")
+
+
+def cmd_import(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    if args.into:
+        session = store.get_session(args.into)
+        result = import_file(store, args.file, session.id, args.format)
+    else:
+        session, result = import_new_session(store, args.file, args.format)
+    if args.json:
+        print_json({"session": session.id, **result.to_json()}, out)
+        return
+    out.write(f"{outcome(result)} into {session.name!r} ({session.id})\n")
+    for error in result.errors:
+        out.write(f"  {error}\n")
+
+
 Command = Callable[[Store, argparse.Namespace, TextIO], None]
 
 
@@ -114,6 +207,43 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("session", metavar="SESSION", help="session id or exact name")
     flows.add_argument("--json", action="store_true", help="print JSON")
     flows.set_defaults(handler=cmd_flows)
+
+    export = commands.add_parser("export", help="export a session to a file")
+    export.add_argument("session", metavar="SESSION", help="session id or exact name")
+    export.add_argument("--format", required=True, choices=list(FORMATS), help="file format")
+    export.add_argument(
+        "-o", "--output", default=".", help="file, folder (default name inside) or - for stdout"
+    )
+    export.add_argument("--filter", help="mitmproxy filter expression, e.g. '~d example.com'")
+    export.add_argument("--url", help="only URLs containing this text")
+    export.add_argument("--method", help="only this HTTP method")
+    export.add_argument("--status-min", type=int, help="only statuses at least this")
+    export.add_argument("--status-max", type=int, help="only statuses at most this")
+    export.add_argument("--redact", action="store_true", help="mask secrets in headers")
+    export.set_defaults(handler=cmd_export)
+
+    imports = commands.add_parser("import", help="import a HAR or mitmtape JSON file")
+    imports.add_argument("file", metavar="FILE", help=".har or .json file")
+    imports.add_argument("--into", metavar="SESSION", help="session (default: a new one)")
+    imports.add_argument("--format", default="auto", choices=["auto", *IMPORTERS])
+    imports.add_argument("--json", action="store_true", help="print JSON")
+    imports.set_defaults(handler=cmd_import)
+
+    copy = commands.add_parser("copy", help="print a recorded flow as code")
+    copy.add_argument("flow_id", metavar="FLOW_ID", help="flow id (see `mitmtape flows`)")
+    copy.add_argument("--as", dest="target", required=True, choices=list(TARGETS))
+    copy.set_defaults(handler=cmd_copy)
+
+    artifacts = commands.add_parser("artifacts", help="kept exports: list, show, download, delete")
+    artifacts.add_argument("action", choices=["list", "show", "download", "delete"])
+    artifacts.add_argument("id", nargs="?", metavar="ID", help="artifact id (not for list)")
+    artifacts.add_argument("-o", "--output", help="download: file or folder")
+    artifacts.add_argument("--type", help="list: only this type (e.g. session_export)")
+    artifacts.add_argument("--session", help="list: only this session id")
+    artifacts.add_argument("--limit", type=int, default=100, help="list: at most this many")
+    artifacts.add_argument("--offset", type=int, default=0, help="list: skip this many")
+    artifacts.add_argument("--json", action="store_true", help="print JSON")
+    artifacts.set_defaults(handler=cmd_artifacts)
     return parser
 
 
@@ -128,7 +258,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         handler: Command = args.handler
         handler(store, args, out)
-    except (StoreError, CliError) as exc:
+    except (StoreError, CliError, ExportError, FilterError, ImportFailed) as exc:
         print(f"mitmtape: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -1,13 +1,14 @@
-# Shared by scripts/test and scripts/bench: system packages the tests and benchmarks use.
+# Shared by scripts/test and scripts/bench: programs the tests and benchmarks run.
 # shellcheck shell=bash
 
-# The Debian packages the suite needs; installed with apt-get when missing and we are root.
-SYSTEM_PACKAGES=()
+# "COMMAND:DEBIAN_PACKAGE" pairs; a package is installed with apt-get only when its command is
+# missing (a Node.js from elsewhere, say, is used as it is).
+SYSTEM_COMMANDS=()
 
 ensure_system_packages() {
-  local missing=()
-  for pkg in "${SYSTEM_PACKAGES[@]}"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  local missing=() pair
+  for pair in "${SYSTEM_COMMANDS[@]}"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

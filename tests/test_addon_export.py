@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons, tflow
+
+from mitmtape.addon import MitmTape
+
+
+@pytest.fixture
+def tape(tmp_path: Path) -> Iterator[tuple[MitmTape, taddons.context]]:
+    addon = MitmTape()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, tape_db=str(tmp_path / "tape.db"))
+        yield addon, tctx
+        addon.done()
+
+
+def test_export_active_session_to_a_folder(tape, tmp_path: Path) -> None:
+    addon, tctx = tape
+    addon.response(tflow.tflow(resp=True))
+    message = tctx.command(addon.exports.export, "json", str(tmp_path))
+    assert message.startswith("Exported 1 flow to ")
+    [exported] = tmp_path.glob("*.json")
+    assert json.loads(exported.read_text())[0]["request"]["url"] == "http://address:22/path"
+
+
+def test_export_named_session_with_redaction(tape, tmp_path: Path) -> None:
+    addon, tctx = tape
+    tctx.configure(addon, tape_session="secrets", tape_redact=True)
+    flow = tflow.tflow(resp=True)
+    flow.request.headers["authorization"] = "Bearer sekrit-token"
+    addon.response(flow)
+    target = tmp_path / "out.har"
+    tctx.command(addon.exports.export_session, "secrets", "har", str(target))
+    text = target.read_text()
+    assert "sekrit-token" not in text and "Bearer ***" in text
+
+
+def test_export_selected_flows_from_the_view(tape, tmp_path: Path) -> None:
+    addon, _tctx = tape
+    flows = [tflow.tflow(resp=True) for _ in range(3)]
+    target = tmp_path / "sel.csv"
+    message = addon.exports.export_flows("csv", flows, str(target))
+    assert "Exported 3 flows" in message
+    assert len(target.read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "problem"),
+    [
+        ("export", ["yaml", "/tmp/x"], "unknown export format 'yaml'"),
+        ("export_session", ["nope", "har", "/tmp/x"], "no session with id or name 'nope'"),
+        ("export_flows", ["har", [], "/tmp/x"], "no HTTP flows selected"),
+    ],
+)
+def test_export_command_errors(tape, method: str, args: list, problem: str) -> None:
+    addon, _tctx = tape
+    with pytest.raises(exceptions.CommandError, match=problem):
+        getattr(addon.exports, method)(*args)
+
+
+@pytest.mark.parametrize("value", ["har", "har:", "yaml:/tmp/x.yaml"])
+def test_bad_export_on_exit_option_is_refused(tape, value: str) -> None:
+    addon, tctx = tape
+    with pytest.raises(exceptions.OptionsError, match="tape_export_on_exit"):
+        tctx.configure(addon, tape_export_on_exit=value)
