@@ -156,3 +156,17 @@ def test_done_flushes_pending_records(tmp_path: Path) -> None:
     reopened = Store(tmp_path / "t.db")
     assert reopened.active_session().flow_count == 50
     reopened.close()
+
+
+def test_compare_command(tape) -> None:
+    addon, tctx = tape
+    addon.response(tflow.tflow(resp=True))
+    before = addon.session_id
+    tctx.command(addon.session_new, "after")
+    flow = tflow.tflow(resp=True)
+    flow.request.path = "/other"
+    addon.response(flow)
+    text = tctx.command(addon.compare, before, "after")
+    assert "1 added, 1 removed" in text and "+ GET address/other" in text
+    with pytest.raises(exceptions.CommandError, match="'missing'"):
+        tctx.command(addon.compare, before, "missing")

@@ -241,3 +241,15 @@ def test_import_of_a_broken_file_is_one_clear_line(tmp_path: Path, capsys) -> No
     assert err.startswith("mitmtape: broken.json: ") and err.count("\n") == 1
     sessions = json.loads(run("--db", str(tmp_path / "t.db"), "sessions", "--json")[1])
     assert len(sessions) == 1  # the new session was removed again
+
+
+def test_compare_text_and_json(filled: Path, tmp_path: Path) -> None:
+    run("--db", str(filled), "import", str(SAMPLES / "mitmproxy-savehar.har"))
+    code, out = run("--db", str(filled), "compare", "API Tests", "mitmproxy-savehar.har (imported)")
+    assert code == 0 and out.startswith("A  API Tests  2 flows, 2 endpoints")
+    code, out = run(
+        "--db", str(filled), "compare", "API Tests", "mitmproxy-savehar.har (imported)", "--json"
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0 and data["b"]["flows"] == 10
+    assert {r["endpoint"] for r in data["removed"]} == {"GET a.test/one", "POST a.test/two"}

@@ -15,6 +15,7 @@ from mitmtape.addon_copy import CopyCommands
 from mitmtape.addon_export import ExportCommands
 from mitmtape.addon_import import ImportCommands
 from mitmtape.addon_keys import KeyCommands
+from mitmtape.compare import compare_sessions
 from mitmtape.record import snapshot_of
 from mitmtape.store import Store, StoreError, default_db_path
 from mitmtape.writer import FlowWriter
@@ -187,6 +188,16 @@ class MitmTape:
             f"Deleted session {deleted.name!r} with {deleted.flow_count} flows; "
             f"recording into {store.active_session().name!r}"
         )
+
+    @command.command("tape.compare")
+    def compare(self, session_a: str, session_b: str) -> str:
+        """Compare two sessions (A before, B after): endpoints added, removed, changed."""
+        store = self.require_store()
+        self.flush()
+        try:
+            return self._say(compare_sessions(store, session_a, session_b).to_text())
+        except StoreError as exc:
+            raise exceptions.CommandError(str(exc)) from None
 
     def background(self, work: Callable[[], str], what: str) -> str:
         """Run slow work (exports, imports) on a worker thread; its outcome is logged.

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from mitmtape.codegen import TARGETS, generate
+from mitmtape.compare import compare_sessions
 from mitmtape.export.formats import FORMATS
 from mitmtape.export.pipeline import (
     ExportError,
@@ -187,6 +188,14 @@ def cmd_import(store: Store, args: argparse.Namespace, out: TextIO) -> None:
         out.write(f"  {error}\n")
 
 
+def cmd_compare(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    comparison = compare_sessions(store, args.session_a, args.session_b)
+    if args.json:
+        print_json(comparison.to_json(), out)
+    else:
+        out.write(comparison.to_text() + "\n")
+
+
 Command = Callable[[Store, argparse.Namespace, TextIO], None]
 
 
@@ -233,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("flow_id", metavar="FLOW_ID", help="flow id (see `mitmtape flows`)")
     copy.add_argument("--as", dest="target", required=True, choices=list(TARGETS))
     copy.set_defaults(handler=cmd_copy)
+
+    compare = commands.add_parser("compare", help="compare two sessions (A before, B after)")
+    compare.add_argument("session_a", metavar="SESSION_A")
+    compare.add_argument("session_b", metavar="SESSION_B")
+    compare.add_argument("--json", action="store_true", help="print JSON")
+    compare.set_defaults(handler=cmd_compare)
 
     artifacts = commands.add_parser("artifacts", help="kept exports: list, show, download, delete")
     artifacts.add_argument("action", choices=["list", "show", "download", "delete"])

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import pytest
+
+from mitmtape.store import Store
+from mitmtape.workspace import (
+    WORKSPACE_FILE_MAX_BYTES,
+    Workspace,
+    WorkspaceNotFound,
+    WorkspaceTooLarge,
+)
+
+
+@pytest.fixture
+def workspace(store: Store) -> Workspace:
+    return Workspace(store)
+
+
+def test_folder_lives_beside_the_database(store: Store, workspace: Workspace) -> None:
+    session = store.active_session().id
+    assert workspace.folder(session) == store.path.parent / "workspaces" / session
+    assert workspace.folder(session).is_dir()
+
+
+def test_report_is_read_up_to_10mb(store: Store, workspace: Workspace) -> None:
+    session = store.active_session().id
+    with pytest.raises(WorkspaceNotFound, match=r"no report\.md"):
+        workspace.report(session)
+    report = workspace.folder(session) / "report.md"
+    report.write_bytes(b"# Findings\n" + b"x" * (WORKSPACE_FILE_MAX_BYTES - 11))
+    assert len(workspace.report(session)) == WORKSPACE_FILE_MAX_BYTES
+    with report.open("ab") as handle:
+        handle.write(b"!")
+    with pytest.raises(WorkspaceTooLarge, match="limit is 10,485,760"):
+        workspace.report(session)
+
+
+def test_poc_zip_holds_regular_files_only(store: Store, workspace: Workspace, tmp_path) -> None:
+    session = store.active_session().id
+    poc = workspace.folder(session) / "poc"
+    poc.mkdir()
+    (poc / "exploit.py").write_text("print('hi')\n")
+    (poc / "notes.txt").write_text("steps")
+    (poc / "nested").mkdir()
+    (poc / "nested" / "inner.txt").write_text("deep")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not ship")
+    os.symlink(secret, poc / "link.txt")
+    with open(poc / "huge.bin", "wb") as handle:
+        handle.truncate(11 * 1024 * 1024)
+    archive = workspace.poc_archive(session)
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as zipped:
+        names = sorted(zipped.namelist())
+        note = zipped.read("SKIPPED.txt").decode()
+        assert zipped.read("exploit.py") == b"print('hi')\n"
+    assert names == ["SKIPPED.txt", "exploit.py", "notes.txt"]
+    assert set(archive.skipped) == {"huge.bin", "link.txt", "nested"}
+    assert "huge.bin: 11,534,336 bytes, over the 10,485,760-byte limit" in note
+    assert b"do not ship" not in archive.data
+
+
+def test_missing_poc_folder_is_not_found(store: Store, workspace: Workspace) -> None:
+    with pytest.raises(WorkspaceNotFound, match="no poc/ folder"):
+        workspace.poc_zip(store.active_session().id)
