@@ -263,7 +263,8 @@ def write(out: TextIO, records: Iterator[FlowRecord], context: ExportContext) ->
     for key, value in header.items():
         out.write(f'    "{key}": {dump(value, 2)},\n')
     out.write('    "entries": ')
-    write_json_array(out, (entry_of(record, context.redact) for record in records), depth=2)
+    entries = (entry_of(record, context.redact) for record in records)
+    write_json_array(out, entries, depth=2, compact=True)
     out.write("\n  }\n}\n")
 
 

@@ -67,7 +67,8 @@ def write(out: TextIO, records: Iterator[FlowRecord], context: ExportContext) ->
         "schema": SCHEMA_URL,
     }
     out.write(f'{{\n  "info": {dump(info, 1)},\n  "item": ')
-    write_json_array(out, (item_of(record, context.redact) for record in records), depth=1)
+    items = (item_of(record, context.redact) for record in records)
+    write_json_array(out, items, depth=1, compact=True)
     out.write("\n}\n")
 
 

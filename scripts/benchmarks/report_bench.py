@@ -2,7 +2,7 @@
 
 Target (the report issue): under 3 s and under 15 MB. Records carry realistic header sets,
 because headers are most of the report's weight (the detail panel shows them).
-    python scripts/benchmarks/report.py [--flows N] [--keep PATH]
+    python scripts/benchmarks/report_bench.py [--flows N] [--keep PATH]
 """
 
 from __future__ import annotations
