@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mitmproxy.test import taddons
 
+from mitmtape.addon import MitmTape
 from mitmtape.model import (
     Body,
     FlowRecord,
@@ -35,6 +37,16 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store(tmp_path / "tape.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def tape(tmp_path: Path) -> Iterator[tuple[MitmTape, taddons.context]]:
+    """The addon in mitmproxy's test context, recording into a fresh database."""
+    addon = MitmTape()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, tape_db=str(tmp_path / "tape.db"))
+        yield addon, tctx
+        addon.done()
 
 
 RecordFactory = Callable[..., FlowRecord]

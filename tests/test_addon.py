@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,15 +9,6 @@ from mitmproxy.test import taddons, tflow
 
 from mitmtape.addon import MitmTape
 from mitmtape.store import Store
-
-
-@pytest.fixture
-def tape(tmp_path: Path) -> Iterator[tuple[MitmTape, taddons.context]]:
-    addon = MitmTape()
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, tape_db=str(tmp_path / "tape.db"))
-        yield addon, tctx
-        addon.done()
 
 
 def stored(addon: MitmTape) -> list:

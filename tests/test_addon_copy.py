@@ -1,26 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyperclip
 import pytest
 from mitmproxy import exceptions
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 from mitmproxy.tools.console import defaultkeys, keymap
 
-from mitmtape.addon import MitmTape
 from mitmtape.addon_copy import CopyCommands
 from mitmtape.addon_keys import BINDINGS, KeyCommands
-
-
-@pytest.fixture
-def tape(tmp_path: Path) -> Iterator[tuple[MitmTape, taddons.context]]:
-    addon = MitmTape()
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, tape_db=str(tmp_path / "tape.db"))
-        yield addon, tctx
-        addon.done()
 
 
 def test_copy_puts_the_snippet_on_the_clipboard(monkeypatch) -> None:

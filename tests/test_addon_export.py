@@ -1,23 +1,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions
-from mitmproxy.test import taddons, tflow
-
-from mitmtape.addon import MitmTape
-
-
-@pytest.fixture
-def tape(tmp_path: Path) -> Iterator[tuple[MitmTape, taddons.context]]:
-    addon = MitmTape()
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, tape_db=str(tmp_path / "tape.db"))
-        yield addon, tctx
-        addon.done()
+from mitmproxy.test import tflow
 
 
 def test_export_active_session_to_a_folder(tape, tmp_path: Path) -> None:
