@@ -1,4 +1,4 @@
-"""A real `mitmdump -s addon/tape.py` process on a free loopback port, for end-to-end tests."""
+"""A real `mitmdump -s addon/tape.py` (or mitmweb) process on free loopback ports, for tests."""
 
 from __future__ import annotations
 
@@ -23,13 +23,18 @@ def venv_tool(name: str) -> str:
 
 class MitmDump:
     def __init__(
-        self, folder: Path, *extra: str, script: bool = True, db: Path | None = None
+        self,
+        folder: Path,
+        *extra: str,
+        script: bool = True,
+        db: Path | None = None,
+        tool: str = "mitmdump",
     ) -> None:
         self.port = free_port()
         self.db = db or folder / "tape.db"
         self.confdir = folder / "confdir"
-        self.log = folder / f"mitmdump-{self.port}.log"
-        args = [venv_tool("mitmdump"), "--listen-host", "127.0.0.1", "-p", str(self.port)]
+        self.log = folder / f"{tool}-{self.port}.log"
+        args = [venv_tool(tool), "--listen-host", "127.0.0.1", "-p", str(self.port)]
         args += ["--set", f"confdir={self.confdir}", "--set", "termlog_verbosity=warn"]
         if script:
             args += ["-s", str(TAPE_SCRIPT), "--set", f"tape_db={self.db}"]
