@@ -52,18 +52,20 @@ def mitmweb(tmp_path: Path) -> Iterator[tuple[MitmDump, CommandBar]]:
         "--set", "web_open_browser=false", "--set", f"web_password={PASSWORD}", tool="mitmweb",
     )  # fmt: skip
     proxy.start()
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            bar = CommandBar(web_port)
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    yield proxy, bar
-    bar.client.close()
-    proxy.kill()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                bar = CommandBar(web_port)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield proxy, bar
+        bar.client.close()
+    finally:
+        proxy.kill()
 
 
 def wait_for(path: Path, timeout: float = 30) -> Path:
