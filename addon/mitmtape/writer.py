@@ -5,7 +5,8 @@ thread of mitmproxy's process they would slow its event loop. So the proxy side 
 a `FlowSnapshot` onto the child's stdin (from a sender thread; `submit` never blocks), and the
 child does the rest. The child commits a batch when it reaches `WRITE_BATCH` flows or
 `WRITE_INTERVAL_S` after its first flow, in one transaction; when the proxy dies (even by
-SIGKILL) the child reads end-of-file, commits what it has and exits.
+SIGKILL) the child reads end-of-file, commits what it has and exits. The child runs at a lower
+CPU priority, so on a busy machine the proxy comes first.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mitmtape.store import Store
 
 WRITE_BATCH = 500
 WRITE_INTERVAL_S = 0.1
+SEND_INTERVAL_S = 0.05
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,11 @@ class FlowWriter:
         self.written = 0
         self._tokens = itertools.count()
         self._waiting: dict[int, threading.Event] = {}
-        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Items wait in a plain list that the sender swaps out every SEND_INTERVAL_S: waking a
+        # thread per flow would hand the GIL back and forth with mitmproxy's event loop.
+        self._pending: list[Any] = []
+        self._wake = threading.Event()
+        self._closing = False
         python_path = os.pathsep.join(
             filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
         )
@@ -65,7 +71,6 @@ class FlowWriter:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": python_path},
-            start_new_session=True,  # a Ctrl-C for the proxy must not kill unwritten flows
         )  # fmt: skip
         self._sender = threading.Thread(target=self._send, name="mitmtape-sender", daemon=True)
         self._listener = threading.Thread(target=self._listen, name="mitmtape-listen", daemon=True)
@@ -73,8 +78,8 @@ class FlowWriter:
         self._listener.start()
 
     def submit(self, session_id: str, flow: FlowSnapshot | FlowRecord) -> None:
-        """Queue one flow for `session_id`; never blocks."""
-        self._outbox.put(("flow", (session_id, flow)))
+        """Queue one flow for `session_id`; never blocks (a list append)."""
+        self._pending.append(("flow", (session_id, flow)))
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until everything submitted so far is committed; False on timeout or death."""
@@ -84,7 +89,8 @@ class FlowWriter:
         """Commit what is queued, then let the child exit."""
         if self._child.poll() is None:
             self._marker("stop", timeout)
-            self._outbox.put(None)
+            self._closing = True
+            self._wake.set()
             self._sender.join(timeout)
             try:
                 self._child.wait(timeout)
@@ -97,25 +103,22 @@ class FlowWriter:
             return False
         token = next(self._tokens)
         done = self._waiting[token] = threading.Event()
-        self._outbox.put((kind, token))
+        self._pending.append((kind, token))
+        self._wake.set()
         return done.wait(timeout)
 
     def _send(self) -> None:
-        """Pickle queued items onto the child's stdin, flushing when the queue runs dry."""
+        """Every SEND_INTERVAL_S (or when a marker asks), pickle what is pending onto stdin."""
         assert self._child.stdin is not None
         try:
-            while True:
-                item = self._outbox.get()
-                while item is not None:
-                    # One pickle per item: each is read back by its own `pickle.load`.
-                    self._child.stdin.write(pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
-                    try:
-                        item = self._outbox.get_nowait()
-                    except queue.Empty:
-                        break
-                self._child.stdin.flush()
-                if item is None:
-                    break
+            while not self._closing:
+                self._wake.wait(SEND_INTERVAL_S)
+                self._wake.clear()
+                items, self._pending = self._pending, []
+                if items:
+                    # One pickle per list: each is read back by its own `pickle.load`.
+                    self._child.stdin.write(pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+                    self._child.stdin.flush()
         except (BrokenPipeError, OSError):
             logger.error("mitmtape: the writer process ended; flows are no longer recorded")
         finally:
@@ -159,7 +162,8 @@ class _ChildWriter:
     def read(self) -> None:
         while True:
             try:
-                self.inbox.put(pickle.load(sys.stdin.buffer))
+                for item in pickle.load(sys.stdin.buffer):
+                    self.inbox.put(item)
             except (EOFError, OSError, pickle.UnpicklingError):
                 self.inbox.put(None)  # the proxy is gone: commit and exit
                 return
@@ -212,8 +216,18 @@ class _ChildWriter:
         self.reply("written", (written, summaries if self.report else None))
 
 
+WRITER_NICENESS = 10
+
+
 def main(argv: list[str]) -> None:
+    # A Ctrl-C or a TERM for the proxy's process group must not lose queued flows: the child
+    # ends when its input does (the proxy is gone), after committing what it has.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Recording is background work: when the machine is busy, the proxy comes first and the
+    # writer catches up in larger batches. (The child stays in the proxy's session, so the
+    # scheduler's per-session groups weigh this against the proxy, not against everyone.)
+    os.nice(WRITER_NICENESS)
     db_path, batch_size, interval, report = argv
     try:
         writer = _ChildWriter(db_path, int(batch_size), float(interval), report == "1")
