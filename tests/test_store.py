@@ -221,3 +221,14 @@ def test_filter_columns_are_indexed(store: Store) -> None:
     text = " ".join(str(sql) for sql in indexed)
     for column in ("started_at", "method", "host", "status", "source"):
         assert column in text
+
+
+def test_list_flows_pages_in_order_without_bodies(store: Store, make_record: RecordFactory) -> None:
+    session = store.active_session().id
+    records = [make_record(session_id=session, response_body=b"abc") for _ in range(7)]
+    store.add_flows(reversed(records))
+    page = store.list_flows(session, limit=3, offset=2)
+    assert [r.id for r in page] == [r.id for r in records[2:5]]
+    assert all(r.response_size == 3 and r.response.body.data == b"" for r in page)
+    assert store.list_flows(session, FlowFilter(method="POST")) == []
+    assert store.list_flows(session, offset=7) == []

@@ -11,6 +11,7 @@ from mitmproxy import command, ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
+from mitmtape.addon_api import ApiCommands
 from mitmtape.addon_copy import CopyCommands
 from mitmtape.addon_export import ExportCommands
 from mitmtape.addon_import import ImportCommands
@@ -38,7 +39,8 @@ class MitmTape:
         self._recorded: WeakKeyDictionary[http.HTTPFlow, object] = WeakKeyDictionary()
         self._jobs: set[asyncio.Future[str]] = set()
         self.exports = ExportCommands(self)
-        self.addons = [self.exports, ImportCommands(self), CopyCommands(), KeyCommands()]
+        self.api = ApiCommands(self)
+        self.addons = [self.exports, ImportCommands(self), CopyCommands(), KeyCommands(), self.api]
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -53,7 +55,7 @@ class MitmTape:
         loader.add_option("tape_record", bool, True, "Record flows into the mitmtape session.")
 
     def configure(self, updated: set[str]) -> None:
-        if "tape_db" in updated or "confdir" in updated or self.store is None:
+        if updated & {"tape_db", "confdir", "tape_api"} or self.store is None:
             try:
                 self._open_store()
             except StoreError as exc:
@@ -78,7 +80,9 @@ class MitmTape:
         store = Store(path)
         self._close_store()
         self.store = store
-        self.writer = FlowWriter(store.path)
+        # The writer reports what it committed only when the API has someone to tell.
+        announce = self.api.announce if ctx.options.tape_api else None
+        self.writer = FlowWriter(store.path, on_written=announce)
         self.session_id = store.active_session().id
         logger.info("mitmtape: recording into %s (%s)", store.path, store.active_session().name)
 
@@ -91,6 +95,7 @@ class MitmTape:
 
     def done(self) -> None:
         self.exports.export_on_exit()
+        self.api.stop()
         self._close_store()
 
     # Capture

@@ -107,10 +107,11 @@ class ExportCommands:
             found = store.get_session(session)
         except StoreError as exc:
             raise exceptions.CommandError(str(exc)) from None
-        return self.tape.background(
-            lambda: export_session(store, found.id, format, path, options).message(),
-            f"export of {found.name!r} as {format}",
-        )
+
+        def work() -> str:
+            return self._announced(export_session(store, found.id, format, path, options))
+
+        return self.tape.background(work, f"export of {found.name!r} as {format}")
 
     @command.command("tape.export.flows")
     def export_flows(self, format: str, flows: Sequence[flow.Flow], path: types.Path) -> str:
@@ -126,10 +127,13 @@ class ExportCommands:
         options = self._options()
 
         def work() -> str:
-            result: ExportResult = export_records(store, records, selection, format, path, options)
-            return result.message()
+            return self._announced(export_records(store, records, selection, format, path, options))
 
         return self.tape.background(work, f"export of {len(records)} selected flows")
+
+    def _announced(self, result: ExportResult) -> str:
+        self.tape.api.announce_artifact(result.artifact)
+        return result.message()
 
     @staticmethod
     def _check_format(name: str) -> None:

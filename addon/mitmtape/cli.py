@@ -7,9 +7,12 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from mitmtape.api import ApiServer
+from mitmtape.api_token import API_DEFAULT_PORT, api_token
 from mitmtape.codegen import TARGETS, generate
 from mitmtape.compare import compare_sessions
 from mitmtape.export.formats import FORMATS
@@ -196,6 +199,23 @@ def cmd_compare(store: Store, args: argparse.Namespace, out: TextIO) -> None:
         out.write(comparison.to_text() + "\n")
 
 
+def cmd_serve(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    token = api_token(args.token)
+    try:
+        server = ApiServer(store, token, host=args.host, port=args.port)
+        server.start()
+    except (ValueError, OSError) as exc:
+        raise CliError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+    out.write(f"mitmtape API on {server.url}/api/v1  (Authorization: Bearer {token})\n")
+    out.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
 Command = Callable[[Store, argparse.Namespace, TextIO], None]
 
 
@@ -248,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("session_b", metavar="SESSION_B")
     compare.add_argument("--json", action="store_true", help="print JSON")
     compare.set_defaults(handler=cmd_compare)
+
+    serve = commands.add_parser("serve", help="serve the HTTP API on 127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=API_DEFAULT_PORT, help="port (0: any free one)")
+    serve.add_argument("--token", help="bearer token (default $MITMTAPE_TOKEN, else random)")
+    serve.set_defaults(handler=cmd_serve)
 
     artifacts = commands.add_parser("artifacts", help="kept exports: list, show, download, delete")
     artifacts.add_argument("action", choices=["list", "show", "download", "delete"])

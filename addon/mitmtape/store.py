@@ -490,6 +490,23 @@ class Store:
             if len(rows) < batch_size:
                 return
 
+    def list_flows(
+        self,
+        session_id: str,
+        flow_filter: FlowFilter = NO_FILTER,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[FlowRecord]:
+        """One page of matching records, oldest first, without body bytes (sizes kept)."""
+        where, params = flow_filter.where()
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {FLOW_COLUMNS} FROM flows WHERE session_id = ?{where} "
+                "ORDER BY started_at, id LIMIT ? OFFSET ?",
+                [session_id, *params, max(0, limit), max(0, offset)],
+            ).fetchall()
+        return [self._record_of(row, {}) for row in rows]
+
     def _read_bodies(self, flow_ids: list[str]) -> dict[tuple[str, str], bytes]:
         found: dict[tuple[str, str], bytes] = {}
         for start in range(0, len(flow_ids), 500):

@@ -1,0 +1,172 @@
+"""The local HTTP API (`/api/v1/...`): the same core calls as the CLI, over HTTP on loopback.
+
+The server runs on its own thread with its own asyncio loop, so neither a slow client nor a
+large export ever touches mitmproxy's event loop; blocking core calls (store reads, exports,
+imports, compares) go to a small thread pool so one slow request does not hold up the others.
+Every request needs the token (`Authorization: Bearer T`); without it the answer is a bare 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from socket import socket
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application, RequestHandler
+
+from mitmtape import api_handlers as handlers
+from mitmtape.api_base import NotFoundHandler
+from mitmtape.api_events import HEARTBEAT_SECONDS, EventHub, EventsHandler, encode_event
+from mitmtape.api_transfer import ExportHandler, ImportHandler
+from mitmtape.importers import IMPORT_FILE_LIMIT
+from mitmtape.openapi import openapi_document
+from mitmtape.store import Store
+from mitmtape.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+API_WORKERS = 4
+# Bodies of requests other than imports (a new session's JSON) are read whole; this bounds them.
+REQUEST_BODY_MAX = 1024 * 1024
+STOP_TIMEOUT_SECONDS = 10.0
+LOCALHOST = "localhost"
+
+_ID = r"([^/]+)"
+ROUTES: list[tuple[str, type[RequestHandler]]] = [
+    (r"/api/v1/sessions", handlers.SessionsHandler),
+    (rf"/api/v1/sessions/{_ID}", handlers.SessionHandler),
+    (rf"/api/v1/sessions/{_ID}/flows", handlers.FlowsHandler),
+    (rf"/api/v1/sessions/{_ID}/export/{_ID}", ExportHandler),
+    (rf"/api/v1/sessions/{_ID}/import/{_ID}", ImportHandler),
+    (rf"/api/v1/sessions/{_ID}/report", handlers.ReportHandler),
+    (rf"/api/v1/sessions/{_ID}/poc", handlers.PocHandler),
+    (rf"/api/v1/flows/{_ID}", handlers.FlowHandler),
+    (rf"/api/v1/flows/{_ID}/code/{_ID}", handlers.CodeHandler),
+    (r"/api/v1/artifacts", handlers.ArtifactsHandler),
+    (rf"/api/v1/artifacts/{_ID}", handlers.ArtifactHandler),
+    (rf"/api/v1/artifacts/{_ID}/download", handlers.ArtifactDownloadHandler),
+    (r"/api/v1/compare", handlers.CompareHandler),
+    (r"/api/v1/events", EventsHandler),
+    (r"/api/v1/openapi.json", handlers.OpenApiHandler),
+]
+
+
+def loopback_address(host: str) -> str:
+    """The address to bind: `host` if it is a loopback address, else a ValueError."""
+    if host.lower() == LOCALHOST:
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise ValueError(
+            f"the mitmtape API listens on loopback addresses only (127.0.0.0/8, ::1, "
+            f"localhost); {host!r} is not one"
+        )
+    return str(address)
+
+
+def _log_request(handler: RequestHandler) -> None:
+    request = handler.request
+    logger.debug("%s %s %s", handler.get_status(), request.method, request.path)
+
+
+class ApiServer:
+    """The API on `host:port` (port 0: a free one, known after `start`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        upload_limit: int = IMPORT_FILE_LIMIT,
+        heartbeat: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        if not token:
+            raise ValueError("the mitmtape API needs a non-empty token")
+        self.store = store
+        self.token = token
+        self.host = loopback_address(host)
+        self.port = port
+        self.upload_limit = upload_limit
+        self.workspace = Workspace(store)
+        self.events = EventHub(heartbeat)
+        self.openapi: dict[str, Any] = openapi_document()
+        self.executor = ThreadPoolExecutor(API_WORKERS, thread_name_prefix="mitmtape-api")
+        self.closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        """Bind (so a port in use fails here, and `port` is the real one), then serve."""
+        if self._thread is not None or self.closing:
+            raise RuntimeError("an ApiServer starts once; make a new one to serve again")
+        sockets = bind_sockets(self.port, address=self.host)
+        self.port = sockets[0].getsockname()[1]
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve, args=(sockets, ready), name="mitmtape-api", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+
+    def _serve(self, sockets: list[socket], ready: threading.Event) -> None:
+        try:
+            asyncio.run(self._main(sockets, ready))
+        finally:
+            ready.set()
+
+    async def _main(self, sockets: list[socket], ready: threading.Event) -> None:
+        application = Application(
+            ROUTES,
+            api=self,
+            default_handler_class=NotFoundHandler,
+            log_function=_log_request,
+        )
+        server = HTTPServer(application, max_body_size=REQUEST_BODY_MAX)
+        server.add_sockets(sockets)
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        ready.set()
+        await self._stopped.wait()
+        server.stop()
+        self.events.close()
+        await asyncio.sleep(0)  # let the event streams end cleanly
+        await server.close_all_connections()
+
+    def stop(self) -> None:
+        """Stop serving; running exports and imports stop at their next check."""
+        thread, loop, stopped = self._thread, self._loop, self._stopped
+        if thread is None:
+            return
+        self.closing = True
+        if loop is not None and stopped is not None:
+            with suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(stopped.set)
+        thread.join(STOP_TIMEOUT_SECONDS)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self._thread = self._loop = self._stopped = None
+
+    def publish(self, event: str, data: dict[str, Any]) -> None:
+        """Send an event to every open stream; callable from any thread, a no-op when stopped."""
+        message = encode_event(event, data)
+        loop = self._loop
+        if loop is None:
+            return
+        with suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self.events.deliver, message)

@@ -1,0 +1,103 @@
+"""Server-Sent Events: `flow.created` and `artifact.created` pushed to `GET /api/v1/events`.
+
+Events are published from any thread (the writer's report thread, import workers) and fanned
+out on the API's own loop. Each open stream has a bounded queue: a client that stops reading
+loses its stream (it reconnects) instead of holding memory without end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from tornado.iostream import StreamClosedError
+
+from mitmtape.api_base import ApiHandler
+from mitmtape.model import FlowRecord
+
+HEARTBEAT_SECONDS = 15.0
+EVENT_BACKLOG = 10_000
+FLOW_CREATED = "flow.created"
+ARTIFACT_CREATED = "artifact.created"
+# Sent first so a client knows the stream is open (and subscribed) before any event.
+STREAM_OPENED = ": mitmtape events\n\n"
+HEARTBEAT = ": heartbeat\n\n"
+
+
+def flow_created(record: FlowRecord) -> dict[str, Any]:
+    """The data of a `flow.created` event: the flow's list columns and its session."""
+    return {"session_id": record.session_id, **record.summary()}
+
+
+def encode_event(event: str, data: dict[str, Any]) -> str:
+    """One SSE message; JSON has no raw line breaks, so `data` is a single line."""
+    if not event or any(char in event for char in "\r\n:"):
+        raise ValueError(f"an event name is one word without line breaks, got {event!r}")
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {event}\ndata: {payload}\n\n"
+
+
+class EventHub:
+    """The open streams. Used only on the API's loop; `deliver(None)` ends a stream."""
+
+    def __init__(self, heartbeat: float = HEARTBEAT_SECONDS) -> None:
+        self.heartbeat = heartbeat
+        self._queues: set[asyncio.Queue[str | None]] = set()
+
+    def subscribe(self) -> asyncio.Queue[str | None]:
+        queue: asyncio.Queue[str | None] = asyncio.Queue(EVENT_BACKLOG)
+        self._queues.add(queue)
+        return queue
+
+    def end(self, queue: asyncio.Queue[str | None]) -> None:
+        """Stop one stream: drop what it has not sent yet and wake its handler."""
+        self._queues.discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
+
+    def deliver(self, message: str) -> None:
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(message)
+            except asyncio.QueueFull:
+                self.end(queue)
+
+    def close(self) -> None:
+        for queue in list(self._queues):
+            self.end(queue)
+
+
+class EventsHandler(ApiHandler):
+    """`GET /api/v1/events`: the stream, with a comment line as heartbeat."""
+
+    _queue: asyncio.Queue[str | None] | None = None
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("X-Accel-Buffering", "no")
+        hub = self.api.events
+        self._queue = queue = hub.subscribe()
+        try:
+            await self._send(STREAM_OPENED)
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), hub.heartbeat)
+                except TimeoutError:
+                    message = HEARTBEAT
+                if message is None:
+                    return
+                await self._send(message)
+        except StreamClosedError:
+            return
+        finally:
+            hub.end(queue)
+
+    async def _send(self, text: str) -> None:
+        self.write(text)
+        await self.flush()
+
+    def on_connection_close(self) -> None:
+        if self._queue is not None:
+            self.api.events.end(self._queue)

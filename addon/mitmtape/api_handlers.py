@@ -1,0 +1,203 @@
+"""The HTTP API's read-and-manage endpoints: sessions, flows, artifacts, workspace, compare.
+
+Each handler parses its parameters, makes one core call on a worker thread and shapes the
+answer; the core does the work, as it does for the CLI and the addon commands.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from mitmtape.api_base import (
+    FILTER_QUERY,
+    JSON_TYPE,
+    PAGE_QUERY,
+    ApiError,
+    ApiHandler,
+    attachment,
+    preferred_type,
+    with_charset,
+)
+from mitmtape.api_markdown import PAGE_POLICY, markdown_page
+from mitmtape.codegen import generate
+from mitmtape.compare import compare_sessions
+from mitmtape.export.pipeline import safe_file_stem
+from mitmtape.store import FlowFilter, Store
+
+MARKDOWN_TYPE = "text/markdown"
+HTML_TYPE = "text/html"
+TEXT_TYPE = "text/plain"
+
+
+def flow_page(
+    store: Store, session_id: str, flow_filter: FlowFilter, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """One page of flow summaries, oldest first, paged in SQL and read without bodies."""
+    return [record.summary() for record in store.list_flows(session_id, flow_filter, limit, offset)]
+
+
+class SessionsHandler(ApiHandler):
+    async def get(self) -> None:
+        sessions = await self.run(self.api.store.list_sessions)
+        self.send_json({"sessions": [session.to_json() for session in sessions]})
+
+    async def post(self) -> None:
+        try:
+            document = json.loads(self.request.body or b"null")
+        except (ValueError, RecursionError):
+            document = None
+        if not isinstance(document, dict):
+            raise ApiError(400, 'the body must be a JSON object such as {"name": "API tests"}')
+        name, description = document.get("name"), document.get("description", "")
+        if not isinstance(name, str) or not name.strip():
+            raise ApiError(400, "name must be a non-empty string")
+        if not isinstance(description, str):
+            raise ApiError(400, "description must be a string")
+        try:
+            session = await self.run(self.api.store.create_session, name, description)
+        except ApiError as exc:  # with a valid name, the store refuses only a name in use
+            raise ApiError(409, exc.message) from None
+        self.set_header("Location", f"/api/v1/sessions/{session.id}")
+        self.send_json(session.to_json(), 201)
+
+
+class SessionHandler(ApiHandler):
+    async def get(self, session_ref: str) -> None:
+        session = await self.run(self.api.store.get_session, session_ref)
+        self.send_json(session.to_json())
+
+
+class FlowsHandler(ApiHandler):
+    QUERY = PAGE_QUERY | FILTER_QUERY
+
+    async def get(self, session_ref: str) -> None:
+        limit, offset = self.query_page()
+        flow_filter = self.query_flow_filter()
+        store = self.api.store
+        session = await self.run(store.get_session, session_ref)
+        total = await self.run(store.count_flows, session.id, flow_filter)
+        flows = await self.run(flow_page, store, session.id, flow_filter, limit, offset)
+        self.send_json(
+            {
+                "session": session.id,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "flows": flows,
+            }
+        )
+
+
+class FlowHandler(ApiHandler):
+    async def get(self, flow_id: str) -> None:
+        record = await self.run(self.api.store.get_flow, flow_id)
+        self.send_json(record.to_json())
+
+
+class CodeHandler(ApiHandler):
+    async def get(self, flow_id: str, target: str) -> None:
+        record = await self.run(self.api.store.get_flow, flow_id)
+        try:
+            snippet = generate(target, record)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        self.set_header("Content-Type", with_charset(TEXT_TYPE))
+        self.finish(snippet + "\n")
+
+
+class ArtifactsHandler(ApiHandler):
+    QUERY = PAGE_QUERY | {"type", "session_id"}
+
+    async def get(self) -> None:
+        limit, offset = self.query_page()
+        kind, session_id = self.query_text("type"), self.query_text("session_id")
+        artifacts = await self.run(self.api.store.list_artifacts, kind, session_id, limit, offset)
+        self.send_json(
+            {
+                "artifacts": [artifact.to_json() for artifact in artifacts],
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+
+class ArtifactHandler(ApiHandler):
+    async def get(self, artifact_id: str) -> None:
+        """The description and the content as a string (base64 if it is not UTF-8)."""
+        artifact = await self.run(self.api.store.get_artifact, artifact_id)
+        content = artifact.content or b""
+        try:
+            text, encoding = content.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(content).decode("ascii"), "base64"
+        self.send_json({**artifact.to_json(), "content": text, "content_encoding": encoding})
+
+    async def delete(self, artifact_id: str) -> None:
+        artifact = await self.run(self.api.store.delete_artifact, artifact_id)
+        self.send_json(artifact.to_json())
+
+
+class ArtifactDownloadHandler(ApiHandler):
+    async def get(self, artifact_id: str) -> None:
+        artifact = await self.run(self.api.store.get_artifact, artifact_id)
+        self.set_header("Content-Type", with_charset(artifact.media_type))
+        self.set_header("Content-Disposition", attachment(artifact.file_name))
+        self.finish(artifact.content or b"")
+
+
+class ReportHandler(ApiHandler):
+    """report.md from the session's workspace: Markdown, or a page for `Accept: text/html`."""
+
+    async def get(self, session_ref: str) -> None:
+        session = await self.run(self.api.store.get_session, session_ref)
+        report = await self.run(self.api.workspace.report, session.id)
+        self.set_header("Vary", "Accept")
+        accept = self.request.headers.get("Accept", "")
+        if preferred_type(accept, (MARKDOWN_TYPE, HTML_TYPE)) == HTML_TYPE:
+            self.set_header("Content-Type", with_charset(HTML_TYPE))
+            self.set_header("Content-Security-Policy", PAGE_POLICY)
+            text = report.decode("utf-8", "replace")
+            self.finish(markdown_page(text, f"{session.name} — report"))
+            return
+        self.set_header("Content-Type", with_charset(MARKDOWN_TYPE))
+        self.set_header(
+            "Content-Disposition", attachment(f"{safe_file_stem(session.name)}_report.md")
+        )
+        self.finish(report)
+
+
+class PocHandler(ApiHandler):
+    async def get(self, session_ref: str) -> None:
+        session = await self.run(self.api.store.get_session, session_ref)
+        archive = await self.run(self.api.workspace.poc_zip, session.id)
+        self.set_header("Content-Type", "application/zip")
+        self.set_header(
+            "Content-Disposition", attachment(f"{safe_file_stem(session.name)}_poc.zip")
+        )
+        self.finish(archive)
+
+
+class CompareHandler(ApiHandler):
+    """`GET /api/v1/compare?a=ID&b=ID`: JSON, or the text report for `Accept: text/plain`."""
+
+    QUERY = frozenset({"a", "b"})
+
+    async def get(self) -> None:
+        a, b = self.query_text("a"), self.query_text("b")
+        if a is None or b is None:
+            raise ApiError(400, "compare needs two sessions: ?a=ID&b=ID")
+        comparison = await self.run(compare_sessions, self.api.store, a, b)
+        self.set_header("Vary", "Accept")
+        accept = self.request.headers.get("Accept", "")
+        if preferred_type(accept, (JSON_TYPE, TEXT_TYPE)) == TEXT_TYPE:
+            self.set_header("Content-Type", with_charset(TEXT_TYPE))
+            self.finish(comparison.to_text())
+            return
+        self.send_json(comparison.to_json())
+
+
+class OpenApiHandler(ApiHandler):
+    async def get(self) -> None:
+        self.send_json(self.api.openapi)

@@ -1,0 +1,228 @@
+"""The two endpoints that move files: session export (download) and import (upload).
+
+Both do their heavy work on the server's worker threads. An export is written by the export
+pipeline into a temporary folder and streamed from there; an import is streamed to a temporary
+file (see `api_upload`) and handed to the importers once the body is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from tornado.iostream import StreamClosedError
+from tornado.web import stream_request_body
+
+from mitmtape.api_base import (
+    FILTER_QUERY,
+    JSON_TYPE,
+    ApiError,
+    ApiHandler,
+    attachment,
+    with_charset,
+)
+from mitmtape.api_events import ARTIFACT_CREATED, FLOW_CREATED, flow_created
+from mitmtape.api_upload import (
+    MultipartUpload,
+    RawUpload,
+    UploadError,
+    UploadFile,
+    UploadTooLarge,
+    multipart_boundary,
+)
+from mitmtape.export.formats import FORMATS
+from mitmtape.export.pipeline import ExportCancelled, ExportOptions, ExportResult, export_session
+from mitmtape.importers import IMPORTERS, ImportResult, import_file
+from mitmtape.model import FlowRecord
+from mitmtape.record import FilterError, compile_expression
+
+# The seed's name for the HTML report export.
+EXPORT_ALIASES = {"report": "html"}
+EXPORT_NAMES = (*FORMATS, *EXPORT_ALIASES)
+DOWNLOAD_CHUNK = 64 * 1024
+# Room for a multipart body's boundaries and part headers around a file of the full limit.
+MULTIPART_ALLOWANCE = 1024 * 1024
+
+
+def export_format_name(name: str) -> str:
+    format_name = EXPORT_ALIASES.get(name, name)
+    if format_name not in FORMATS:
+        raise ApiError(
+            400, f"unknown export format {name!r}; choose one of {', '.join(EXPORT_NAMES)}"
+        )
+    return format_name
+
+
+class ExportHandler(ApiHandler):
+    """`GET /api/v1/sessions/{id}/export/{format}`: the file, as the CLI would write it."""
+
+    QUERY = FILTER_QUERY | {"filter", "redact"}
+
+    _gone = False
+
+    async def get(self, session_ref: str, name: str) -> None:
+        format_name = export_format_name(name)
+        expression = self.query_text("filter")
+        try:
+            matches = compile_expression(expression) if expression else None
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from None
+        options = ExportOptions(
+            flow_filter=self.query_flow_filter(),
+            matches=matches,
+            redact=self.query_bool("redact"),
+            cancelled=lambda: self._gone or self.api.closing,
+        )
+        folder = Path(tempfile.mkdtemp(prefix="mitmtape-export-"))
+        try:
+            try:
+                result = await self.run(
+                    export_session, self.api.store, session_ref, format_name, folder, options
+                )
+            except ExportCancelled:
+                return
+            if result.artifact is not None:
+                self.api.publish(ARTIFACT_CREATED, result.artifact.to_json())
+            await self._send_file(result)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    async def _send_file(self, result: ExportResult) -> None:
+        self.set_header("Content-Type", with_charset(result.format.media_type))
+        self.set_header("Content-Disposition", attachment(result.path.name))
+        self.set_header("Content-Length", str(result.size))
+        if result.warning:
+            self.set_header("X-Mitmtape-Warning", result.warning)
+        if result.artifact is not None:
+            self.set_header("X-Mitmtape-Artifact", result.artifact.id)
+        try:
+            with result.path.open("rb") as exported:
+                while chunk := exported.read(DOWNLOAD_CHUNK):
+                    self.write(chunk)
+                    await self.flush()
+        except StreamClosedError:
+            self._gone = True
+
+    def on_connection_close(self) -> None:
+        self._gone = True
+
+
+@stream_request_body
+class ImportHandler(ApiHandler):
+    """`POST /api/v1/sessions/{id}/import/{har|json}`: a raw body or multipart field `file`.
+
+    A refusal found before the body ends (unknown session, too large) is answered at once and
+    the rest of the body is read and dropped, so a client that sends before it reads still
+    gets the answer instead of a reset connection.
+    """
+
+    _upload: RawUpload | MultipartUpload | None = None
+    _file: UploadFile | None = None
+    _refused = False
+    _gone = False
+
+    async def prepare(self) -> None:
+        if self.request.method != "POST":
+            await super().prepare()  # 401, else tornado's 405
+            return
+        if not self.authorized():
+            # Read past the body like any refusal, but only as far as the 1 MB any request may
+            # send; no upload allowance before the token is known.
+            return self._refuse(401)
+        session_ref, name = self.path_args
+        self.request.connection.set_max_body_size(self.api.upload_limit + MULTIPART_ALLOWANCE)
+        if name not in IMPORTERS:
+            known = ", ".join(IMPORTERS)
+            return self._refuse(400, f"unknown import format {name!r}; choose one of {known}")
+        try:
+            self._session = await self.run(self.api.store.get_session, session_ref)
+        except ApiError as exc:
+            return self._refuse(exc.status_code, exc.message)
+        try:
+            boundary = multipart_boundary(self.request.headers.get("Content-Type", ""))
+        except UploadError as exc:
+            return self._refuse(400, str(exc))
+        declared = self.request.headers.get("Content-Length", "")
+        room = self.api.upload_limit + (MULTIPART_ALLOWANCE if boundary else 0)
+        if declared.isdigit() and int(declared) > room:
+            return self._refuse(413, self._too_large())
+        self._file = UploadFile(self.api.upload_limit)
+        self._upload = (
+            RawUpload(self._file) if boundary is None else MultipartUpload(self._file, boundary)
+        )
+
+    def _too_large(self) -> str:
+        return f"the upload is larger than the import limit of {self.api.upload_limit:,} bytes"
+
+    def _refuse(self, status: int, message: str = "") -> None:
+        """Answer now; `post` ends the request once the body has been read past."""
+        self._refused = True
+        self._discard()
+        self.set_status(status)
+        if status == 401:
+            self.set_header("WWW-Authenticate", "Bearer")
+            self.clear_header("Content-Type")
+            body = b""
+        else:
+            self.set_header("Content-Type", JSON_TYPE)
+            body = json.dumps({"error": message}, ensure_ascii=False).encode()
+        self.set_header("Content-Length", str(len(body)))
+        self.write(body)
+        self.flush()
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._refused or self._upload is None:
+            return
+        try:
+            self._upload.feed(chunk)
+        except UploadTooLarge as exc:
+            self._refuse(413, str(exc))
+        except UploadError as exc:
+            self._refuse(400, str(exc))
+
+    async def post(self, session_ref: str, name: str) -> None:
+        if self._refused or self._upload is None or self._file is None:
+            self.finish()
+            return
+        try:
+            self._upload.finish()
+        except UploadError as exc:
+            raise ApiError(400, str(exc)) from None
+        if self._file.size == 0:
+            raise ApiError(400, "the upload is empty")
+        session_id = self._session.id
+
+        def announce(records: list[FlowRecord]) -> None:
+            for record in records:
+                self.api.publish(FLOW_CREATED, flow_created(record))
+
+        def work() -> ImportResult:
+            assert self._file is not None and self._upload is not None
+            # A stream, not the path: messages name the uploaded file, not the temporary one.
+            with self._file.path.open("rb") as stream:
+                return import_file(
+                    self.api.store,
+                    stream,
+                    session_id,
+                    name,
+                    cancel=lambda: self._gone or self.api.closing,
+                    name=self._upload.file_name or f"upload.{name}",
+                    on_written=announce,
+                )
+
+        result = await self.run(work)
+        self.send_json({"session": session_id, **result.to_json()})
+
+    def _discard(self) -> None:
+        if self._file is not None:
+            self._file.discard()
+            self._file = None
+
+    def on_finish(self) -> None:
+        self._discard()
+
+    def on_connection_close(self) -> None:
+        self._gone = True
+        self._discard()

@@ -1,0 +1,211 @@
+"""The server itself: loopback only, its own thread, and the token on every route."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from mitmtape.api import ROUTES, ApiServer, loopback_address
+from mitmtape.openapi import openapi_document
+from mitmtape.store import Store
+from tests.api.conftest import AUTH, TOKEN
+
+
+def documented_requests() -> list[tuple[str, str]]:
+    """Every (method, path) of the OpenAPI document with its path parameters filled in."""
+    found = []
+    for path, operations in openapi_document()["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        found += [(method.upper(), concrete) for method in operations]
+    return found
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::", "10.0.0.1"])
+def test_binding_anything_but_loopback_is_refused(store: Store, host: str) -> None:
+    with pytest.raises(ValueError, match="loopback addresses only"):
+        ApiServer(store, TOKEN, host=host)
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.1.2.3", "127.1.2.3"),
+        ("localhost", "127.0.0.1"),
+        ("::1", "::1"),
+    ],
+)
+def test_loopback_addresses_are_accepted(host: str, address: str) -> None:
+    assert loopback_address(host) == address
+
+
+def test_an_empty_token_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="token"):
+        ApiServer(store, "")
+
+
+def test_start_binds_a_free_port_before_returning_and_stop_releases_it(store: Store) -> None:
+    api = ApiServer(store, TOKEN)
+    api.start()
+    try:
+        assert api.port > 0
+        assert api.url == f"http://127.0.0.1:{api.port}"
+        assert httpx.get(f"{api.url}/api/v1/sessions", headers=AUTH).status_code == 200
+        assert any(thread.name == "mitmtape-api" for thread in threading.enumerate())
+    finally:
+        api.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{api.url}/api/v1/sessions", headers=AUTH)
+    with pytest.raises(RuntimeError, match="starts once"):
+        api.start()
+
+
+def test_a_port_in_use_fails_in_start(store: Store, server: ApiServer) -> None:
+    with pytest.raises(OSError):
+        ApiServer(store, TOKEN, port=server.port).start()
+
+
+def test_ipv6_loopback_url_has_brackets(store: Store) -> None:
+    api = ApiServer(store, TOKEN, host="::1")
+    try:
+        api.start()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        assert api.url == f"http://[::1]:{api.port}"
+        assert httpx.get(f"{api.url}/api/v1/sessions", headers=AUTH).status_code == 200
+    finally:
+        api.stop()
+
+
+def test_every_route_is_documented() -> None:
+    documented = {re.sub(r"\{[^}]+\}", "([^/]+)", path) for path in openapi_document()["paths"]}
+    assert {pattern for pattern, _ in ROUTES} == documented
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+        {"Authorization": "Bearer"},
+    ],
+    ids=["missing", "wrong", "longer", "basic", "no-scheme", "empty"],
+)
+def test_every_route_wants_the_token_and_says_nothing_else(
+    server: ApiServer, headers: dict[str, str]
+) -> None:
+    requests = [*documented_requests(), ("GET", "/nowhere"), ("PUT", "/api/v1/sessions")]
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        for method, path in requests:
+            response = http.request(method, path, headers=headers, content=b"[]")
+            assert response.status_code == 401, (method, path)
+            assert response.content == b"", (method, path)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert "content-type" not in response.headers
+            assert "server" not in response.headers
+
+
+def test_the_bearer_scheme_is_case_insensitive(server: ApiServer) -> None:
+    response = httpx.get(
+        f"{server.url}/api/v1/sessions", headers={"Authorization": f"bearer {TOKEN}"}
+    )
+    assert response.status_code == 200
+
+
+def test_unknown_paths_are_404_in_json(client: httpx.Client) -> None:
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no API endpoint at /api/v1/nothing-here"}
+
+
+def test_a_wrong_method_is_405_with_allow(client: httpx.Client) -> None:
+    response = client.put("/api/v1/sessions")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST"
+    assert "error" in response.json()
+    assert client.post("/api/v1/artifacts/x").headers["Allow"] == "GET, DELETE"
+
+
+def test_publish_without_a_running_server_does_nothing(store: Store) -> None:
+    ApiServer(store, TOKEN).publish("flow.created", {"id": "x"})
+
+
+def test_each_route_takes_the_query_parameters_it_documents() -> None:
+    document = openapi_document()["paths"]
+    for pattern, handler in ROUTES:
+        path = next(p for p in document if re.sub(r"\{[^}]+\}", "([^/]+)", p) == pattern)
+        documented = {
+            parameter["name"]
+            for operation in document[path].values()
+            for parameter in operation.get("parameters", [])
+            if parameter["in"] == "query"
+        }
+        assert getattr(handler, "QUERY", frozenset()) == documented, path
+
+
+def test_an_unknown_query_parameter_is_400(client: httpx.Client) -> None:
+    response = client.get("/api/v1/artifacts", params={"status-min": "400"})
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "unknown query parameter 'status-min'; this endpoint takes: limit, offset, session_id, type"
+    )
+
+
+def test_a_slow_upload_does_not_hold_up_other_requests(server: ApiServer, store: Store) -> None:
+    session = store.active_session()
+    release = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        yield b"["
+        release.wait(10)
+        yield b"]"
+
+    def upload() -> None:
+        with httpx.Client(base_url=server.url, headers=AUTH, timeout=20) as http:
+            results.append(
+                http.post(f"/api/v1/sessions/{session.id}/import/json", content=slow_body())
+            )
+
+    results: list[httpx.Response] = []
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    try:
+        response = httpx.get(f"{server.url}/api/v1/sessions", headers=AUTH, timeout=5)
+        assert response.status_code == 200
+        assert not results
+    finally:
+        release.set()
+        uploader.join(10)
+    assert results[0].json()["imported"] == 0
+
+
+def test_the_server_runs_beside_a_running_event_loop(store: Store) -> None:
+    """As inside mitmproxy: started and stopped from a coroutine, it never uses that loop."""
+
+    async def main() -> int:
+        api = ApiServer(store, TOKEN)
+        api.start()
+        try:
+            loop = asyncio.get_running_loop()
+            url = f"{api.url}/api/v1/sessions"
+            response = await loop.run_in_executor(None, lambda: httpx.get(url, headers=AUTH))
+            return response.status_code
+        finally:
+            api.stop()
+
+    assert asyncio.run(main()) == 200
+
+
+def test_a_query_parameter_given_twice_is_400(client: httpx.Client) -> None:
+    response = client.get("/api/v1/artifacts?limit=1&limit=2")
+    assert response.status_code == 400
+    assert response.json()["error"] == "limit is given 2 times; give it once"

@@ -1,0 +1,316 @@
+"""Sessions, flows, code, artifacts, workspace files and compare over HTTP."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from mitmtape.codegen import TARGETS, generate
+from mitmtape.compare import compare_sessions
+from mitmtape.export.pipeline import ExportOptions, export_session
+from mitmtape.model import Session
+from mitmtape.store import Store
+from mitmtape.workspace import Workspace
+
+
+def test_sessions_are_listed(client: httpx.Client, session: Session) -> None:
+    response = client.get("/api/v1/sessions")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    listed = {item["name"]: item for item in response.json()["sessions"]}
+    assert listed["API Tests"] == session.to_json()
+
+
+def test_a_session_is_found_by_id_or_by_name(client: httpx.Client, session: Session) -> None:
+    assert client.get(f"/api/v1/sessions/{session.id}").json()["flow_count"] == 6
+    assert client.get(f"/api/v1/sessions/{quote(session.name)}").json()["id"] == session.id
+
+
+def test_an_unknown_session_is_404(client: httpx.Client) -> None:
+    response = client.get("/api/v1/sessions/nope")
+    assert response.status_code == 404
+    assert "nope" in response.json()["error"]
+
+
+def test_a_session_is_created(client: httpx.Client, store: Store) -> None:
+    response = client.post("/api/v1/sessions", json={"name": "Mobile QA", "description": "phone"})
+    assert response.status_code == 201
+    created = response.json()
+    assert response.headers["Location"] == f"/api/v1/sessions/{created['id']}"
+    assert store.get_session("Mobile QA").description == "phone"
+    assert created["flow_count"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"description": "x"}',
+        b'{"name": "  "}',
+        b'{"name": 3}',
+        b'{"name": "ok", "description": 5}',
+        b"[" * 100_000,
+    ],
+)
+def test_a_bad_new_session_is_400(client: httpx.Client, body: bytes) -> None:
+    response = client.post("/api/v1/sessions", content=body)
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+def test_a_session_name_in_use_is_409(client: httpx.Client, session: Session) -> None:
+    response = client.post("/api/v1/sessions", json={"name": "API Tests"})
+    assert response.status_code == 409
+    assert "already exists" in response.json()["error"]
+
+
+def test_flows_are_listed_oldest_first_with_paging(
+    client: httpx.Client, session: Session, store: Store
+) -> None:
+    everything = [r.summary() for batch in store.iter_flow_batches(session.id) for r in batch]
+    page = client.get(
+        f"/api/v1/sessions/{session.id}/flows", params={"limit": 2, "offset": 1}
+    ).json()
+    assert page["total"] == 6
+    assert (page["limit"], page["offset"]) == (2, 1)
+    assert page["flows"] == everything[1:3]
+    assert client.get(f"/api/v1/sessions/{session.id}/flows").json()["flows"] == everything
+
+
+def test_flows_are_filtered_like_exports(client: httpx.Client, session: Session) -> None:
+    params = {"method": "get", "status_min": 400, "status_max": 599}
+    page = client.get(f"/api/v1/sessions/{session.id}/flows", params=params).json()
+    assert [flow["status"] for flow in page["flows"]] == [404, 500]
+    assert page["total"] == 2
+    page = client.get(
+        f"/api/v1/sessions/{session.id}/flows", params={"url": "other.example"}
+    ).json()
+    assert [flow["host"] for flow in page["flows"]] == ["other.example.org"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "x"},
+        {"limit": -1},
+        {"limit": 1001},
+        {"offset": -5},
+        {"status_min": "2xx"},
+        {"status_max": 10**30},
+    ],
+)
+def test_bad_flow_parameters_are_400(client: httpx.Client, session: Session, params: dict) -> None:
+    response = client.get(f"/api/v1/sessions/{session.id}/flows", params=params)
+    assert response.status_code == 400
+    assert next(iter(params)) in response.json()["error"]
+
+
+def test_flows_of_an_unknown_session_are_404(client: httpx.Client) -> None:
+    assert client.get("/api/v1/sessions/nope/flows").status_code == 404
+
+
+def test_a_flow_comes_as_mitmtape_json(
+    client: httpx.Client, session: Session, store: Store
+) -> None:
+    flow_id = store.list_sessions and next(store.iter_flow_batches(session.id))[-1].id
+    response = client.get(f"/api/v1/flows/{flow_id}")
+    assert response.status_code == 200
+    assert response.json() == store.get_flow(flow_id).to_json()
+    assert client.get("/api/v1/flows/nope").status_code == 404
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_a_flow_comes_as_code(
+    client: httpx.Client, session: Session, store: Store, target: str
+) -> None:
+    record = next(store.iter_flow_batches(session.id))[1]
+    response = client.get(f"/api/v1/flows/{record.id}/code/{target}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.text == generate(target, record) + "\n"
+
+
+def test_code_for_an_unknown_target_or_flow_is_refused(
+    client: httpx.Client, session: Session, store: Store
+) -> None:
+    record = next(store.iter_flow_batches(session.id))[0]
+    response = client.get(f"/api/v1/flows/{record.id}/code/cobol")
+    assert response.status_code == 400
+    assert "cobol" in response.json()["error"]
+    assert client.get("/api/v1/flows/nope/code/curl").status_code == 404
+
+
+def make_artifacts(store: Store, session: Session, tmp_path: Path) -> list[str]:
+    """One kept export per format, oldest first; returns their ids."""
+    ids = []
+    for format_name in ("har", "csv", "html"):
+        result = export_session(
+            store, session.id, format_name, tmp_path / format_name, ExportOptions()
+        )
+        assert result.artifact is not None
+        ids.append(result.artifact.id)
+    return ids
+
+
+def test_artifacts_are_listed_filtered_and_paged(
+    client: httpx.Client, store: Store, session: Session, tmp_path: Path
+) -> None:
+    ids = make_artifacts(store, session, tmp_path)
+    listed = client.get("/api/v1/artifacts").json()
+    assert [a["id"] for a in listed["artifacts"]] == ids[::-1]
+    assert listed["artifacts"][0] == store.get_artifact(ids[-1]).to_json()
+    page = client.get("/api/v1/artifacts", params={"limit": 1, "offset": 1}).json()
+    assert [a["id"] for a in page["artifacts"]] == [ids[1]]
+    params = {"type": "session_export", "session_id": session.id}
+    assert len(client.get("/api/v1/artifacts", params=params).json()["artifacts"]) == 3
+    assert client.get("/api/v1/artifacts", params={"type": "other"}).json()["artifacts"] == []
+    assert client.get("/api/v1/artifacts", params={"session_id": "x"}).json()["artifacts"] == []
+    assert client.get("/api/v1/artifacts", params={"limit": "many"}).status_code == 400
+
+
+def test_an_artifact_comes_with_its_content_as_a_string(
+    client: httpx.Client, store: Store, session: Session, tmp_path: Path
+) -> None:
+    artifact = store.get_artifact(make_artifacts(store, session, tmp_path)[1])
+    body = client.get(f"/api/v1/artifacts/{artifact.id}").json()
+    assert body["content"] == (artifact.content or b"").decode("utf-8")
+    assert body["content_encoding"] == "utf-8"
+    assert body["title"] == "API Tests — CSV Export"
+    assert client.get("/api/v1/artifacts/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("index", "media_type"),
+    [(0, "application/json"), (1, "text/csv; charset=utf-8"), (2, "text/html; charset=utf-8")],
+)
+def test_an_artifact_downloads_with_type_and_file_name(
+    client: httpx.Client,
+    store: Store,
+    session: Session,
+    tmp_path: Path,
+    index: int,
+    media_type: str,
+) -> None:
+    artifact = store.get_artifact(make_artifacts(store, session, tmp_path)[index])
+    response = client.get(f"/api/v1/artifacts/{artifact.id}/download")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == media_type
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{artifact.file_name}"'
+    assert response.content == artifact.content
+
+
+def test_a_missing_artifact_download_is_404(client: httpx.Client) -> None:
+    assert client.get("/api/v1/artifacts/nope/download").status_code == 404
+
+
+def test_an_artifact_is_deleted(
+    client: httpx.Client, store: Store, session: Session, tmp_path: Path
+) -> None:
+    artifact_id = make_artifacts(store, session, tmp_path)[0]
+    response = client.delete(f"/api/v1/artifacts/{artifact_id}")
+    assert response.status_code == 200
+    assert response.json()["id"] == artifact_id
+    assert client.get(f"/api/v1/artifacts/{artifact_id}").status_code == 404
+    assert client.delete(f"/api/v1/artifacts/{artifact_id}").status_code == 404
+
+
+REPORT = "# Findings\n\nThe `/login` form leaks **tokens**.\n\n<script>alert(1)</script>\n"
+
+
+def write_report(store: Store, session: Session, text: str = REPORT) -> Path:
+    path = Workspace(store).folder(session.id) / "report.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_report_is_markdown_by_default(
+    client: httpx.Client, store: Store, session: Session
+) -> None:
+    write_report(store, session)
+    response = client.get(f"/api/v1/sessions/{session.id}/report")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="API_Tests_report.md"'
+    assert response.text == REPORT
+
+
+def test_the_report_is_a_safe_page_for_text_html(
+    client: httpx.Client, store: Store, session: Session
+) -> None:
+    write_report(store, session)
+    accept = "text/html,application/xhtml+xml,*/*;q=0.8"
+    response = client.get(f"/api/v1/sessions/{session.id}/report", headers={"Accept": accept})
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert "content-disposition" not in response.headers
+    assert "<h1>Findings</h1>" in response.text
+    assert "<code>/login</code>" in response.text and "<strong>tokens</strong>" in response.text
+    assert "<script>" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+
+def test_a_missing_report_or_session_is_404(client: httpx.Client, session: Session) -> None:
+    response = client.get(f"/api/v1/sessions/{session.id}/report")
+    assert response.status_code == 404
+    assert "report.md" in response.json()["error"]
+    assert client.get("/api/v1/sessions/nope/report").status_code == 404
+
+
+def test_a_report_over_10_mb_is_413(client: httpx.Client, store: Store, session: Session) -> None:
+    write_report(store, session, "x" * (10 * 1024 * 1024 + 1))
+    response = client.get(f"/api/v1/sessions/{session.id}/report")
+    assert response.status_code == 413
+    assert "report.md" in response.json()["error"]
+
+
+def test_poc_files_come_as_a_zip(client: httpx.Client, store: Store, session: Session) -> None:
+    poc = Workspace(store).folder(session.id) / "poc"
+    poc.mkdir()
+    (poc / "exploit.py").write_text("print('poc')\n")
+    (poc / "notes.txt").write_text("notes\n")
+    response = client.get(f"/api/v1/sessions/{session.id}/poc")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/zip"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="API_Tests_poc.zip"'
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert sorted(archive.namelist()) == ["exploit.py", "notes.txt"]
+
+
+def test_missing_poc_files_are_404(client: httpx.Client, session: Session) -> None:
+    assert client.get(f"/api/v1/sessions/{session.id}/poc").status_code == 404
+    assert client.get("/api/v1/sessions/nope/poc").status_code == 404
+
+
+def test_compare_is_json_or_text(client: httpx.Client, store: Store, session: Session) -> None:
+    other = store.active_session()
+    params = {"a": other.id, "b": session.name}
+    response = client.get("/api/v1/compare", params=params)
+    assert response.status_code == 200
+    assert response.json() == compare_sessions(store, other.id, session.id).to_json()
+    text = client.get("/api/v1/compare", params=params, headers={"Accept": "text/plain"})
+    assert text.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert text.text == compare_sessions(store, other.id, session.id).to_text()
+
+
+@pytest.mark.parametrize(
+    ("params", "status"), [({}, 400), ({"a": "x"}, 400), ({"a": "nope", "b": "nope2"}, 404)]
+)
+def test_compare_refuses_missing_or_unknown_sessions(
+    client: httpx.Client, session: Session, params: dict, status: int
+) -> None:
+    response = client.get("/api/v1/compare", params=params)
+    assert response.status_code == status
+    assert response.json()["error"]
+
+
+def test_the_openapi_document_is_served(client: httpx.Client) -> None:
+    document = client.get("/api/v1/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    assert "/api/v1/sessions/{id}/export/{format}" in document["paths"]
