@@ -15,8 +15,6 @@ import bisect
 import hashlib
 import json
 import math
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,10 +27,10 @@ import jinja2
 from markupsafe import Markup
 
 from mitmtape.export.base import ExportContext, ExportFormat
+from mitmtape.export.textcut import cut_path
 from mitmtape.model import TIMING_PHASES, FlowRecord, format_time, media_type
 
 REPORT_CAP = 10_000
-PATH_CUT = 60
 ERROR_CUT = 120
 HEADER_VALUE_CUT = 2_000
 # The response-time histogram's bins: upper edge in ms (None: no edge) and label.
@@ -69,60 +67,6 @@ STATUS_LABELS = {"none": "no response", "other": "other"}
 STATUS_CLASSES_SHOWN = ("2xx", "3xx", "4xx", "5xx", "none")
 
 TEMPLATES = Path(__file__).parent / "templates"
-_PERCENT_CHAR = re.compile(r"%[0-9A-Fa-f]{2}(?:%[89ABab][0-9A-Fa-f])*")
-_ZWJ = "\u200d"
-_SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")
-_REGIONAL_INDICATORS = ("\U0001f1e6", "\U0001f1ff")
-
-
-def cut_path(path: str, limit: int = PATH_CUT) -> str:
-    """The path's first `limit` characters and `…`, never cutting through one character.
-
-    A character here is what a reader sees as one: a letter with its combining marks, an emoji
-    sequence, a regional-indicator flag, or a percent-escaped UTF-8 sequence (`%E2%9C%93`).
-    """
-    if len(path) <= limit:
-        return path
-    cut = 0
-    for end in _character_ends(path):
-        if end > limit:
-            break
-        cut = end
-    return path[:cut] + "…"
-
-
-def _character_ends(text: str) -> Iterator[int]:
-    """Offsets where one visible character of `text` ends, in order."""
-    index = 0
-    while index < len(text):
-        escape = _PERCENT_CHAR.match(text, index) if text[index] == "%" else None
-        index = escape.end() if escape else _cluster_end(text, index)
-        yield index
-
-
-def _cluster_end(text: str, start: int) -> int:
-    index = start + 1
-    if _is_regional_indicator(text[start]) and index < len(text):
-        index += _is_regional_indicator(text[index])
-    while index < len(text):
-        if text[index] == _ZWJ:
-            index += 2
-        elif _extends(text[index]):
-            index += 1
-        else:
-            break
-    return min(index, len(text))
-
-
-def _extends(char: str) -> bool:
-    """Whether a character belongs to the one before it: a combining mark or a skin tone."""
-    return (
-        unicodedata.category(char) in ("Mn", "Mc", "Me") or _SKIN_TONES[0] <= char <= _SKIN_TONES[1]
-    )
-
-
-def _is_regional_indicator(char: str) -> bool:
-    return _REGIONAL_INDICATORS[0] <= char <= _REGIONAL_INDICATORS[1]
 
 
 def clean(text: str) -> str:
