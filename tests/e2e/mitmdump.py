@@ -39,6 +39,7 @@ class MitmDump:
         if script:
             args += ["-s", str(TAPE_SCRIPT), "--set", f"tape_db={self.db}"]
         self.args = [*args, *extra]
+        self.script = script
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,21 +51,24 @@ class MitmDump:
         return self.confdir / "mitmproxy-ca-cert.pem"
 
     def start(self, timeout: float = 30.0) -> MitmDump:
+        """Start, and return once the proxy listens and the addon has opened its database.
+
+        mitmproxy 12 may listen a moment before a script's `configure` has run.
+        """
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 self.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mitmdump exited early:\n{self.log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"mitmdump did not listen in {timeout}s:\n{self.log.read_text()}")
+        try:
+            wait_for_port(self.port, timeout, self.process)
+            if self.script:
+                deadline = time.monotonic() + timeout
+                while not self.db.exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        except RuntimeError as exc:
+            self.kill()
+            raise RuntimeError(f"{exc}:\n{self.log.read_text()}") from None
+        return self
 
     def stop(self, timeout: float = 30.0) -> int:
         """A clean stop (SIGINT, like Ctrl-C), so `done` runs and flushes."""
@@ -77,3 +81,19 @@ class MitmDump:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+def wait_for_port(
+    port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until something accepts connections on 127.0.0.1:`port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited early with status {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")

@@ -14,7 +14,7 @@ import pytest
 
 from mitmtape.store import Store
 from tests.conftest import free_port
-from tests.e2e.mitmdump import MitmDump, venv_tool
+from tests.e2e.mitmdump import MitmDump, venv_tool, wait_for_port
 
 pytestmark = pytest.mark.e2e
 TOKEN = "e2e-token"
@@ -43,6 +43,7 @@ def test_mitmdump_serves_the_api_and_announces_recorded_flows(tmp_path: Path, up
                     return
 
     try:
+        wait_for_port(api_port)
         assert httpx.get(f"{api}/sessions", timeout=10).status_code == 401
         sessions = httpx.get(f"{api}/sessions", headers=AUTH, timeout=10).json()["sessions"]
         assert len(sessions) == 1
