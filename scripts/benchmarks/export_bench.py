@@ -136,17 +136,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--formats", default="har,json,csv,postman,html,savehar")
     args = parser.parse_args()
+    chosen = args.formats.split(",")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         db = tmp / "bench.db"
         sessions = build(db, {"small": args.small, "large": args.large})
         print(f"{'format':9} {'flows':>7} {'seconds':>8} {'peak MB':>8} {'file MB':>8} body reads")
         for size in ("small", "large"):
-            for name in ("har", "json", "csv", "postman", "html"):
-                figures = run(EXPORT_RUN, db, sessions[size], name, tmp / f"out.{name}")
+            for name in chosen:
+                if name == "savehar":
+                    figures = run(SAVEHAR_RUN, db, sessions[size], "har", tmp / "savehar.har")
+                else:
+                    figures = run(EXPORT_RUN, db, sessions[size], name, tmp / f"out.{name}")
                 show(name, figures)
-            show("savehar", run(SAVEHAR_RUN, db, sessions[size], "har", tmp / "savehar.har"))
 
 
 def show(name: str, figures: dict) -> None:

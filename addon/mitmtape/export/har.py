@@ -81,7 +81,7 @@ def request_cookies(headers: Headers, redact: bool) -> list[Json]:
     return found
 
 
-def cookie_expiry(attrs: cookies.CookieAttrs, received: datetime) -> str | None:
+def cookie_expiry(attrs: dict[str, str | None], received: datetime) -> str | None:
     """When a Set-Cookie cookie expires: `Max-Age` wins over `Expires` (RFC 6265, 5.3)."""
     try:
         return iso_time(received + timedelta(seconds=int(attrs["max-age"])))
@@ -97,7 +97,9 @@ def cookie_expiry(attrs: cookies.CookieAttrs, received: datetime) -> str | None:
 def response_cookies(headers: Headers, received: datetime, redact: bool) -> list[Json]:
     found = []
     for line in header_values(headers, "set-cookie"):
-        for name, value, attrs in cookies.parse_set_cookie_header(line):
+        for name, value, multidict in cookies.parse_set_cookie_header(line):
+            # A plain dict: mitmproxy's case-insensitive MultiDict is slow to ask many times.
+            attrs = {key.lower(): text for key, text in multidict.items(multi=True)}
             cookie: Json = {"name": name, "value": MASK if redact else value or ""}
             for key in ("path", "domain"):
                 if key in attrs:
