@@ -1,7 +1,10 @@
-"""Fixtures shared by the whole suite: records, a real SQLite store, free loopback ports."""
+"""Fixtures shared by the whole suite: records, a real SQLite store, free loopback ports, and
+Debian's chromium under Playwright (one per run: the sync API cannot run two at once)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +25,17 @@ from mitmtape.model import (
 )
 from mitmtape.store import Store
 
+CHROMIUM_ENV = "MITMTAPE_CHROMIUM"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BASE_TIME = datetime(2026, 3, 8, 14, 30, 22, 123456, tzinfo=UTC)
 
 
@@ -131,3 +145,22 @@ def rich_record(make_record: RecordFactory) -> FlowRecord:
             WebSocketMessage(False, "binary", 1741444222.75, b"\x00\xff\x10"),
         ],
     )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium under Playwright; missing either one fails, with what to install."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright for Python is missing: pip install playwright", pytrace=False)
+    executable = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium")
+    if not executable:
+        pytest.fail(
+            f"no chromium found: apt-get install chromium, or set {CHROMIUM_ENV} to its path",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -232,3 +232,16 @@ def test_list_flows_pages_in_order_without_bodies(store: Store, make_record: Rec
     assert all(r.response_size == 3 and r.response.body.data == b"" for r in page)
     assert store.list_flows(session, FlowFilter(method="POST")) == []
     assert store.list_flows(session, offset=7) == []
+
+
+def test_sessions_know_their_first_and_last_flow(store: Store, make_record: RecordFactory):
+    session = store.create_session("timed")
+    assert store.get_session(session.id).first_flow_at is None
+    records = [make_record(session_id=session.id) for _ in range(3)]
+    store.add_flows(reversed(records))
+    listed = store.get_session(session.id)
+    assert (listed.first_flow_at, listed.last_flow_at) == (
+        records[0].started_at,
+        records[-1].started_at,
+    )
+    assert listed.to_json()["first_flow_at"].endswith("Z")

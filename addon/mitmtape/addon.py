@@ -134,6 +134,11 @@ class MitmTape:
             raise exceptions.CommandError("mitmtape has no database open (see the error at start)")
         return self.store
 
+    def follow_active_session(self) -> None:
+        """Record into whatever session the database marks active (the web page changed it)."""
+        if self.store is not None:
+            self.session_id = self.store.active_session().id
+
     def _activate(self, session_id: str) -> None:
         self.flush()
         self.require_store().set_active(session_id)

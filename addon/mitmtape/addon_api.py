@@ -57,8 +57,14 @@ class ApiCommands:
                 f"mitmtape API cannot listen on 127.0.0.1:{ctx.options.tape_api_port}: "
                 f"{exc.strerror or exc}"
             ) from None
+        server.on_active_changed = self.tape.follow_active_session
         self.server = server
-        logger.info("mitmtape API: %s (Authorization: Bearer %s)", server.url, token)
+        logger.info(
+            "mitmtape web page: %s  API: %s/api/v1 (Authorization: Bearer %s)",
+            server.sign_in_url,
+            server.url,
+            token,
+        )
 
     def stop(self) -> None:
         if self.server is not None:

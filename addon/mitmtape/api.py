@@ -3,7 +3,9 @@
 The server runs on its own thread with its own asyncio loop, so neither a slow client nor a
 large export ever touches mitmproxy's event loop; blocking core calls (store reads, exports,
 imports, compares) go to a small thread pool so one slow request does not hold up the others.
-Every request needs the token (`Authorization: Bearer T`); without it the answer is a bare 401.
+Every request needs the token (`Authorization: Bearer T`, or the web page's sign-in cookie);
+without it the answer is a bare 401. Requests for another `Host` (DNS rebinding) and changes
+from another site's page (CSRF) are refused before that.
 """
 
 from __future__ import annotations
@@ -12,22 +14,25 @@ import asyncio
 import ipaddress
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from socket import socket
 from typing import Any
+from urllib.parse import quote
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from mitmtape import api_handlers as handlers
-from mitmtape.api_base import NotFoundHandler
+from mitmtape.api_base import NotFoundHandler, own_origins
 from mitmtape.api_events import HEARTBEAT_SECONDS, EventHub, EventsHandler, encode_event
-from mitmtape.api_transfer import ExportHandler, ImportHandler
+from mitmtape.api_transfer import ExportHandler, FileImportHandler, ImportHandler
 from mitmtape.importers import IMPORT_FILE_LIMIT
 from mitmtape.openapi import openapi_document
 from mitmtape.store import Store
+from mitmtape.web import SIGN_IN_QUERY, WEB_ROUTES
 from mitmtape.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -52,6 +57,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     (r"/api/v1/artifacts", handlers.ArtifactsHandler),
     (rf"/api/v1/artifacts/{_ID}", handlers.ArtifactHandler),
     (rf"/api/v1/artifacts/{_ID}/download", handlers.ArtifactDownloadHandler),
+    (r"/api/v1/import", FileImportHandler),
     (r"/api/v1/compare", handlers.CompareHandler),
     (r"/api/v1/events", EventsHandler),
     (r"/api/v1/openapi.json", handlers.OpenApiHandler),
@@ -99,6 +105,9 @@ class ApiServer:
         self.port = port
         self.upload_limit = upload_limit
         self.workspace = Workspace(store)
+        # Told (from a worker thread) when a request changed which session is active, so a
+        # proxy serving this API records where the page says.
+        self.on_active_changed: Callable[[], None] | None = None
         self.events = EventHub(heartbeat)
         self.openapi: dict[str, Any] = openapi_document()
         self.executor = ThreadPoolExecutor(API_WORKERS, thread_name_prefix="mitmtape-api")
@@ -111,6 +120,15 @@ class ApiServer:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def sign_in_url(self) -> str:
+        """The web page's link to print at start: opening it signs the browser in."""
+        return f"{self.url}/?{SIGN_IN_QUERY}={quote(self.token, safe='')}"
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        return own_origins(self.host, self.port)
 
     def start(self) -> None:
         """Bind (so a port in use fails here, and `port` is the real one), then serve."""
@@ -133,7 +151,7 @@ class ApiServer:
 
     async def _main(self, sockets: list[socket], ready: threading.Event) -> None:
         application = Application(
-            ROUTES,
+            [*ROUTES, *WEB_ROUTES],
             api=self,
             default_handler_class=NotFoundHandler,
             log_function=_log_request,
@@ -161,6 +179,10 @@ class ApiServer:
         thread.join(STOP_TIMEOUT_SECONDS)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self._thread = self._loop = self._stopped = None
+
+    def active_changed(self) -> None:
+        if self.on_active_changed is not None:
+            self.on_active_changed()
 
     def publish(self, event: str, data: dict[str, Any]) -> None:
         """Send an event to every open stream; callable from any thread, a no-op when stopped."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError, RequestHandler
 
 from mitmtape.export.pipeline import ExportError
@@ -47,6 +49,11 @@ PAGE_LIMIT_MAX = 1_000
 OFFSET_MAX = 1_000_000_000
 PAGE_QUERY = frozenset({"limit", "offset"})
 FILTER_QUERY = frozenset({"method", "url", "status_min", "status_max"})
+# Methods that change nothing: a cross-site request of any other method is refused (CSRF).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The web page's sign-in cookie: named per port, since browsers share cookies across ports.
+COOKIE_PREFIX = "mitmtape-"
+COOKIE_PURPOSE = b"mitmtape web page sign-in"
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 JSON_TYPE = "application/json"
@@ -60,11 +67,52 @@ class ApiError(HTTPError):
         self.message = message
 
 
+class Forbidden(ApiError):
+    """A request from somewhere the server never answers: a foreign Host or Origin."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, message)
+
+
 class Unauthorized(HTTPError):
     """No valid token: 401 and nothing else."""
 
     def __init__(self) -> None:
         super().__init__(401)
+
+
+def cookie_name(port: int) -> str:
+    return f"{COOKIE_PREFIX}{port}"
+
+
+def cookie_value(token: str) -> str:
+    """What the sign-in cookie holds: derived from the token, so the cookie is not the token
+    itself (it is no use as a Bearer header), and it changes when the token does."""
+    return hmac.new(token.encode(), COOKIE_PURPOSE, hashlib.sha256).hexdigest()
+
+
+def same_text(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def own_origins(host: str, port: int) -> frozenset[str]:
+    """The `Host` values this server answers: its loopback address, or localhost, and its port.
+    Anything else is a name that resolved here by DNS rebinding."""
+    address = f"[{host}]" if ":" in host else host
+    return frozenset({f"{address}:{port}", f"localhost:{port}"})
+
+
+def refusal(request: HTTPServerRequest, hosts: frozenset[str]) -> str | None:
+    """Why a request must not be served (DNS rebinding, CSRF), or None when it may be."""
+    host = request.headers.get("Host", "").lower()
+    if host not in hosts:
+        return f"this server answers only for {' or '.join(sorted(hosts))}, not {host!r}"
+    origin = request.headers.get("Origin")
+    if request.method not in SAFE_METHODS and origin is not None:
+        scheme, _, origin_host = origin.lower().partition("://")
+        if scheme != "http" or origin_host not in hosts:
+            return f"a {request.method} from another site ({origin!r}) is refused"
+    return None
 
 
 def error_status(exc: BaseException) -> int | None:
@@ -129,9 +177,16 @@ class ApiHandler(RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
 
     async def prepare(self) -> None:
+        self.check_site()
         if not self.authorized():
             raise Unauthorized()
         self.check_query()
+
+    def check_site(self) -> None:
+        """Before the token: a foreign `Host` or a cross-site change is refused outright."""
+        reason = refusal(self.request, self.api.hosts)
+        if reason is not None:
+            raise Forbidden(reason)
 
     def check_query(self) -> None:
         unknown = sorted(set(self.request.query_arguments) - self.QUERY)
@@ -142,11 +197,13 @@ class ApiHandler(RequestHandler):
             )
 
     def authorized(self) -> bool:
-        """The one place that decides who may call the API (the web page adds its cookie here)."""
+        """The one place that decides who may call the API: the Bearer token (scripts), or the
+        web page's sign-in cookie (a browser, which `check_site` has held to this origin)."""
         scheme, _, credentials = self.request.headers.get("Authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            credentials.strip().encode(), self.api.token.encode()
-        )
+        if scheme.lower() == "bearer" and same_text(credentials.strip(), self.api.token):
+            return True
+        cookie = self.get_cookie(cookie_name(self.api.port))
+        return cookie is not None and same_text(cookie, cookie_value(self.api.token))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 401:
@@ -169,7 +226,7 @@ class ApiHandler(RequestHandler):
     def allowed_methods(self) -> list[str]:
         return [
             method
-            for method in ("GET", "POST", "DELETE")
+            for method in ("GET", "POST", "PATCH", "DELETE")
             if getattr(type(self), method.lower()) is not getattr(RequestHandler, method.lower())
         ]
 
@@ -245,6 +302,7 @@ class NotFoundHandler(ApiHandler):
     """Every path the API does not know (after the token check, like every route)."""
 
     async def prepare(self) -> None:
+        self.check_site()
         if not self.authorized():
             raise Unauthorized()
         raise ApiError(404, f"no API endpoint at {self.request.path}")

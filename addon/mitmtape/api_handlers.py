@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from mitmtape.api_base import (
@@ -24,11 +25,23 @@ from mitmtape.api_markdown import PAGE_POLICY, markdown_page
 from mitmtape.codegen import generate
 from mitmtape.compare import compare_sessions
 from mitmtape.export.pipeline import safe_file_stem
+from mitmtape.model import FlowRecord
+from mitmtape.record import FilterError, compile_expression
 from mitmtape.store import FlowFilter, Store
 
 MARKDOWN_TYPE = "text/markdown"
 HTML_TYPE = "text/html"
 TEXT_TYPE = "text/plain"
+
+
+def json_object(body: bytes, example: str) -> dict[str, Any]:
+    try:
+        document = json.loads(body or b"null")
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        raise ApiError(400, f"the body must be a JSON object such as {example}")
+    return document
 
 
 def flow_page(
@@ -38,18 +51,37 @@ def flow_page(
     return [record.summary() for record in store.list_flows(session_id, flow_filter, limit, offset)]
 
 
+def matching_page(
+    store: Store,
+    session_id: str,
+    flow_filter: FlowFilter,
+    matches: Callable[[FlowRecord], bool],
+    limit: int,
+    offset: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    """The count and one page of flows that match a mitmproxy expression.
+
+    The expression runs in Python on each record (bodies included, for `~b`), so this reads
+    the whole session, in the store's batches; the simple filters still narrow it in SQL.
+    """
+    total, page = 0, []
+    for batch in store.iter_flow_batches(session_id, flow_filter):
+        for record in batch:
+            if not matches(record):
+                continue
+            if offset <= total < offset + limit:
+                page.append(record.summary())
+            total += 1
+    return total, page
+
+
 class SessionsHandler(ApiHandler):
     async def get(self) -> None:
         sessions = await self.run(self.api.store.list_sessions)
         self.send_json({"sessions": [session.to_json() for session in sessions]})
 
     async def post(self) -> None:
-        try:
-            document = json.loads(self.request.body or b"null")
-        except (ValueError, RecursionError):
-            document = None
-        if not isinstance(document, dict):
-            raise ApiError(400, 'the body must be a JSON object such as {"name": "API tests"}')
+        document = json_object(self.request.body, '{"name": "API tests"}')
         name, description = document.get("name"), document.get("description", "")
         if not isinstance(name, str) or not name.strip():
             raise ApiError(400, "name must be a non-empty string")
@@ -68,17 +100,55 @@ class SessionHandler(ApiHandler):
         session = await self.run(self.api.store.get_session, session_ref)
         self.send_json(session.to_json())
 
+    async def patch(self, session_ref: str) -> None:
+        """Rename (`{"name": ...}`) and/or make active (`{"active": true}`)."""
+        document = json_object(self.request.body, '{"name": "new name"} or {"active": true}')
+        name, active = document.get("name"), document.get("active")
+        if name is None and active is None:
+            raise ApiError(400, "give name, active or both")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ApiError(400, "name must be a non-empty string")
+        if active is not None and active is not True:
+            raise ApiError(400, "active can only be set to true (another session takes over)")
+        store = self.api.store
+        session = await self.run(store.get_session, session_ref)
+        if name is not None:
+            try:
+                session = await self.run(store.rename_session, session.id, name)
+            except ApiError as exc:  # with a valid name, the store refuses only a name in use
+                raise ApiError(409, exc.message) from None
+        if active:
+            session = await self.run(store.set_active, session.id)
+            self.api.active_changed()
+        self.send_json(session.to_json())
+
+    async def delete(self, session_ref: str) -> None:
+        """The session and all its flows; if it was active, another one takes over."""
+        session = await self.run(self.api.store.delete_session, session_ref)
+        self.api.active_changed()  # deleting the active session makes another one active
+        self.send_json(session.to_json())
+
 
 class FlowsHandler(ApiHandler):
-    QUERY = PAGE_QUERY | FILTER_QUERY
+    QUERY = PAGE_QUERY | FILTER_QUERY | {"filter"}
 
     async def get(self, session_ref: str) -> None:
         limit, offset = self.query_page()
         flow_filter = self.query_flow_filter()
+        expression = self.query_text("filter")
+        try:
+            matches = compile_expression(expression) if expression else None
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from None
         store = self.api.store
         session = await self.run(store.get_session, session_ref)
-        total = await self.run(store.count_flows, session.id, flow_filter)
-        flows = await self.run(flow_page, store, session.id, flow_filter, limit, offset)
+        if matches is None:
+            total = await self.run(store.count_flows, session.id, flow_filter)
+            flows = await self.run(flow_page, store, session.id, flow_filter, limit, offset)
+        else:
+            total, flows = await self.run(
+                matching_page, store, session.id, flow_filter, matches, limit, offset
+            )
         self.send_json(
             {
                 "session": session.id,

@@ -11,6 +11,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from tornado.iostream import StreamClosedError
 from tornado.web import stream_request_body
@@ -21,6 +22,7 @@ from mitmtape.api_base import (
     ApiError,
     ApiHandler,
     attachment,
+    refusal,
     with_charset,
 )
 from mitmtape.api_events import ARTIFACT_CREATED, FLOW_CREATED, flow_created
@@ -34,8 +36,8 @@ from mitmtape.api_upload import (
 )
 from mitmtape.export.formats import FORMATS
 from mitmtape.export.pipeline import ExportCancelled, ExportOptions, ExportResult, export_session
-from mitmtape.importers import IMPORTERS, ImportResult, import_file
-from mitmtape.model import FlowRecord
+from mitmtape.importers import IMPORTERS, import_file, import_new_session
+from mitmtape.model import FlowRecord, Session
 from mitmtape.record import FilterError, compile_expression
 
 # The seed's name for the HTML report export.
@@ -109,9 +111,9 @@ class ExportHandler(ApiHandler):
         self._gone = True
 
 
-@stream_request_body
-class ImportHandler(ApiHandler):
-    """`POST /api/v1/sessions/{id}/import/{har|json}`: a raw body or multipart field `file`.
+class UploadHandler(ApiHandler):
+    """What both import endpoints share: a raw body or multipart field `file`, streamed to a
+    temporary file, then imported on a worker thread.
 
     A refusal found before the body ends (unknown session, too large) is answered at once and
     the rest of the body is read and dropped, so a client that sends before it reads still
@@ -125,19 +127,18 @@ class ImportHandler(ApiHandler):
 
     async def prepare(self) -> None:
         if self.request.method != "POST":
-            await super().prepare()  # 401, else tornado's 405
+            await super().prepare()  # 403, 401, else tornado's 405
             return
+        reason = refusal(self.request, self.api.hosts)
+        if reason is not None:
+            return self._refuse(403, reason)
         if not self.authorized():
             # Read past the body like any refusal, but only as far as the 1 MB any request may
             # send; no upload allowance before the token is known.
             return self._refuse(401)
-        session_ref, name = self.path_args
         self.request.connection.set_max_body_size(self.api.upload_limit + MULTIPART_ALLOWANCE)
-        if name not in IMPORTERS:
-            known = ", ".join(IMPORTERS)
-            return self._refuse(400, f"unknown import format {name!r}; choose one of {known}")
         try:
-            self._session = await self.run(self.api.store.get_session, session_ref)
+            await self.check_target()
         except ApiError as exc:
             return self._refuse(exc.status_code, exc.message)
         try:
@@ -152,6 +153,13 @@ class ImportHandler(ApiHandler):
         self._upload = (
             RawUpload(self._file) if boundary is None else MultipartUpload(self._file, boundary)
         )
+
+    async def check_target(self) -> None:
+        """Refuse (with an ApiError) what is wrong before the body is read."""
+
+    def import_upload(self, stream: BinaryIO, file_name: str | None) -> dict[str, Any]:
+        """The import itself, on a worker thread; the answer's JSON."""
+        raise NotImplementedError
 
     def _too_large(self) -> str:
         return f"the upload is larger than the import limit of {self.api.upload_limit:,} bytes"
@@ -182,7 +190,7 @@ class ImportHandler(ApiHandler):
         except UploadError as exc:
             self._refuse(400, str(exc))
 
-    async def post(self, session_ref: str, name: str) -> None:
+    async def post(self, *args: str) -> None:
         if self._refused or self._upload is None or self._file is None:
             self.finish()
             return
@@ -192,28 +200,21 @@ class ImportHandler(ApiHandler):
             raise ApiError(400, str(exc)) from None
         if self._file.size == 0:
             raise ApiError(400, "the upload is empty")
-        session_id = self._session.id
+        upload, path = self._upload, self._file.path
 
-        def announce(records: list[FlowRecord]) -> None:
-            for record in records:
-                self.api.publish(FLOW_CREATED, flow_created(record))
-
-        def work() -> ImportResult:
-            assert self._file is not None and self._upload is not None
+        def work() -> dict[str, Any]:
             # A stream, not the path: messages name the uploaded file, not the temporary one.
-            with self._file.path.open("rb") as stream:
-                return import_file(
-                    self.api.store,
-                    stream,
-                    session_id,
-                    name,
-                    cancel=lambda: self._gone or self.api.closing,
-                    name=self._upload.file_name or f"upload.{name}",
-                    on_written=announce,
-                )
+            with path.open("rb") as stream:
+                return self.import_upload(stream, upload.file_name)
 
-        result = await self.run(work)
-        self.send_json({"session": session_id, **result.to_json()})
+        self.send_json(await self.run(work))
+
+    def cancelled(self) -> bool:
+        return self._gone or self.api.closing
+
+    def announce(self, records: list[FlowRecord]) -> None:
+        for record in records:
+            self.api.publish(FLOW_CREATED, flow_created(record))
 
     def _discard(self) -> None:
         if self._file is not None:
@@ -226,3 +227,70 @@ class ImportHandler(ApiHandler):
     def on_connection_close(self) -> None:
         self._gone = True
         self._discard()
+
+
+@stream_request_body
+class ImportHandler(UploadHandler):
+    """`POST /api/v1/sessions/{id}/import/{har|json}`: into an existing session."""
+
+    _session: Session
+
+    async def check_target(self) -> None:
+        session_ref, name = self.path_args
+        if name not in IMPORTERS:
+            known = ", ".join(IMPORTERS)
+            raise ApiError(400, f"unknown import format {name!r}; choose one of {known}")
+        self._session = await self.run(self.api.store.get_session, session_ref)
+
+    def import_upload(self, stream: BinaryIO, file_name: str | None) -> dict[str, Any]:
+        format_name = self.path_args[1]
+        result = import_file(
+            self.api.store,
+            stream,
+            self._session.id,
+            format_name,
+            cancel=self.cancelled,
+            name=file_name or f"upload.{format_name}",
+            on_written=self.announce,
+        )
+        return {"session": self._session.id, **result.to_json()}
+
+
+@stream_request_body
+class FileImportHandler(UploadHandler):
+    """`POST /api/v1/import?name=FILE[&session=ID]`: the drag-and-drop import.
+
+    The format is sniffed (`.har` and `.json` names only). Without `session` the file goes
+    into a new session `{FILE} (imported)`, which is deleted again if the import fails, all in
+    this one request, so a browser that drops a file never leaves an empty session behind.
+    """
+
+    QUERY = frozenset({"name", "session"})
+    _session: Session | None = None
+    _label: str | None = None
+
+    async def check_target(self) -> None:
+        self.check_query()
+        self._label = self.query_text("name")
+        session_ref = self.query_text("session")
+        if session_ref is not None:
+            self._session = await self.run(self.api.store.get_session, session_ref)
+
+    def import_upload(self, stream: BinaryIO, file_name: str | None) -> dict[str, Any]:
+        label = self._label or file_name or "upload"
+        store = self.api.store
+        if self._session is None:
+            session, result = import_new_session(
+                store, stream, cancel=self.cancelled, name=label, on_written=self.announce
+            )
+        else:
+            session = self._session
+            result = import_file(
+                store,
+                stream,
+                session.id,
+                cancel=self.cancelled,
+                name=label,
+                on_written=self.announce,
+            )
+        return {"session": session.id, "session_name": session.name, **result.to_json()}

@@ -207,6 +207,7 @@ def cmd_serve(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     except (ValueError, OSError) as exc:
         raise CliError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
     out.write(f"mitmtape API on {server.url}/api/v1  (Authorization: Bearer {token})\n")
+    out.write(f"mitmtape web page: {server.sign_in_url}\n")
     out.flush()
     try:
         threading.Event().wait()

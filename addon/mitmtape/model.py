@@ -469,6 +469,9 @@ class Session:
     flow_count: int = 0
     total_size: int = 0
     active: bool = False
+    # When its oldest and newest flows started (None while it has none): what a list shows.
+    first_flow_at: datetime | None = None
+    last_flow_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -480,4 +483,8 @@ class Session:
             "flow_count": self.flow_count,
             "total_size": self.total_size,
             "active": self.active,
+            "first_flow_at": None
+            if self.first_flow_at is None
+            else format_time(self.first_flow_at),
+            "last_flow_at": None if self.last_flow_at is None else format_time(self.last_flow_at),
         }

@@ -86,7 +86,10 @@ DOWNLOAD_HEADERS: Schema = {
         "schema": {"type": "string"},
     }
 }
-COMMON_RESPONSES: Schema = {"401": {"description": "missing or wrong token (empty body)"}}
+COMMON_RESPONSES: Schema = {
+    "401": {"description": "missing or wrong token (empty body)"},
+    "403": _error("a Host other than this server's, or a change sent from another site"),
+}
 
 SCHEMAS: Schema = {
     "Error": {
@@ -106,6 +109,8 @@ SCHEMAS: Schema = {
             "flow_count": {"type": "integer"},
             "total_size": {"type": "integer"},
             "active": {"type": "boolean"},
+            "first_flow_at": {"type": ["string", "null"]},
+            "last_flow_at": {"type": ["string", "null"]},
         },
     },
     "NewSession": {
@@ -114,6 +119,14 @@ SCHEMAS: Schema = {
         "properties": {
             "name": {"type": "string", "pattern": r"\S"},
             "description": {"type": "string"},
+        },
+    },
+    "SessionChange": {
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "name": {"type": "string", "pattern": r"\S"},
+            "active": {"const": True},
         },
     },
     "FlowSummary": {
@@ -186,6 +199,7 @@ SCHEMAS: Schema = {
         "required": ["session", "imported", "skipped", "errors"],
         "properties": {
             "session": {"type": "string"},
+            "session_name": {"type": "string"},
             "imported": {"type": "integer"},
             "skipped": {"type": "integer"},
             "errors": {"type": "array", "items": {"type": "string"}},
@@ -203,6 +217,20 @@ def _paths() -> Schema:
     not_found = _error("unknown session")
     bad = _error("a parameter that does not parse")
     upload_schema: Schema = {"type": "string", "format": "binary"}
+    upload_body: Schema = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {}},
+            "application/octet-stream": {"schema": upload_schema},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": upload_schema},
+                }
+            },
+        },
+    }
     return {
         "/api/v1/sessions": {
             "get": _operation(
@@ -236,13 +264,41 @@ def _paths() -> Schema:
                 "One session",
                 {"200": _json(_ref("Session"), "the session"), "404": not_found},
                 parameters=[SESSION_REF],
-            )
+            ),
+            "patch": _operation(
+                "Rename a session and/or make it the active one",
+                {
+                    "200": _json(_ref("Session"), "the session as it is now"),
+                    "400": bad,
+                    "404": not_found,
+                    "409": _error("a session of that name exists"),
+                },
+                parameters=[SESSION_REF],
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("SessionChange")}},
+                },
+            ),
+            "delete": _operation(
+                "Delete a session and its flows (another one becomes active if it was)",
+                {"200": _json(_ref("Session"), "what was deleted"), "404": not_found},
+                parameters=[SESSION_REF],
+            ),
         },
         "/api/v1/sessions/{id}/flows": {
             "get": _operation(
                 "Flow summaries of a session, oldest first",
                 {"200": _json(_ref("FlowPage"), "one page"), "400": bad, "404": not_found},
-                parameters=[SESSION_REF, *PAGE, *FLOW_FILTERS],
+                parameters=[
+                    SESSION_REF,
+                    *PAGE,
+                    *FLOW_FILTERS,
+                    _query(
+                        "filter",
+                        {"type": "string"},
+                        "mitmproxy filter expression (reads the whole session)",
+                    ),
+                ],
             )
         },
         "/api/v1/sessions/{id}/export/{format}": {
@@ -276,20 +332,24 @@ def _paths() -> Schema:
                     "413": _error("over the import limit (256 MB)"),
                 },
                 parameters=[SESSION_REF, _path("format", "import format", list(IMPORTERS))],
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {}},
-                        "application/octet-stream": {"schema": upload_schema},
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["file"],
-                                "properties": {"file": upload_schema},
-                            }
-                        },
-                    },
+                requestBody=upload_body,
+            )
+        },
+        "/api/v1/import": {
+            "post": _operation(
+                "Import a .har or .json file, format sniffed: into a new session "
+                "'{name} (imported)', deleted again if the import fails, or into `session`",
+                {
+                    "200": _json(_ref("ImportResult"), "what came in, and where"),
+                    "400": _error("empty, malformed, not .har/.json, or a bad parameter"),
+                    "404": not_found,
+                    "413": _error("over the import limit (256 MB)"),
                 },
+                parameters=[
+                    _query("name", {"type": "string"}, "the file's name (else the multipart one)"),
+                    _query("session", {"type": "string"}, "import into this session instead"),
+                ],
+                requestBody=upload_body,
             )
         },
         "/api/v1/sessions/{id}/report": {
@@ -436,7 +496,7 @@ def openapi_document() -> Schema:
             "version": __version__,
             "description": "Sessions of HTTP traffic recorded with mitmproxy: export, import, "
             "artifacts, workspace files and compare. Loopback only; every request needs "
-            "Authorization: Bearer TOKEN.",
+            "Authorization: Bearer TOKEN (the web page at / uses a sign-in cookie instead).",
         },
         "paths": _paths(),
         "components": {

@@ -101,7 +101,8 @@ FLOW_COLUMNS = (
 )
 SESSION_QUERY = """
     SELECT s.id, s.name, s.description, s.created_at, s.updated_at, s.active,
-           COUNT(f.id), COALESCE(SUM(f.request_size + f.response_size), 0)
+           COUNT(f.id), COALESCE(SUM(f.request_size + f.response_size), 0),
+           MIN(f.started_at), MAX(f.started_at)
     FROM sessions s LEFT JOIN flows f ON f.session_id = s.id
 """
 
@@ -230,6 +231,8 @@ def _session_of(row: sqlite3.Row | tuple[Any, ...]) -> Session:
         active=bool(row[5]),
         flow_count=row[6],
         total_size=row[7],
+        first_flow_at=None if row[8] is None else parse_time(row[8]),
+        last_flow_at=None if row[9] is None else parse_time(row[9]),
     )
 
 

@@ -20,7 +20,12 @@ from mitmtape.openapi import openapi_document
 from mitmtape.store import Store
 from tests.api.conftest import AUTH, SAMPLES, TOKEN
 
-GRAMMAR_INPUTS = {"/api/v1/sessions/{id}/import/{format}", "/api/v1/sessions/{id}/export/{format}"}
+GRAMMAR_INPUTS = {
+    "/api/v1/sessions/{id}/import/{format}",
+    "/api/v1/sessions/{id}/export/{format}",
+    "/api/v1/import",
+    "/api/v1/sessions/{id}/flows",
+}
 # The event stream never ends by itself, so it is tested on its own (test_api_events.py).
 schema = schemathesis.openapi.from_dict(openapi_document()).exclude(path="/api/v1/events")
 

@@ -56,6 +56,21 @@ def test_mitmdump_serves_the_api_and_announces_recorded_flows(tmp_path: Path, up
         listener.join(20)
         assert events and events[0]["url"] == f"http://127.0.0.1:{upstream}/announced"
         assert events[0]["session_id"] == sessions[0]["id"]
+
+        # Making a session active through the API (the web page) moves the recording there.
+        created = httpx.post(f"{api}/sessions", json={"name": "from the page"}, headers=AUTH)
+        new_id = created.json()["id"]
+        switched = httpx.patch(f"{api}/sessions/{new_id}", json={"active": True}, headers=AUTH)
+        assert switched.status_code == 200
+        with httpx.Client(proxy=proxy.proxy, timeout=10) as client:
+            client.get(f"http://127.0.0.1:{upstream}/after-switch")
+        deadline = time.monotonic() + 10
+        flows: list = []
+        while not flows and time.monotonic() < deadline:
+            time.sleep(0.1)
+            page = httpx.get(f"{api}/sessions/{new_id}/flows", headers=AUTH, timeout=10)
+            flows = page.json()["flows"]
+        assert [f["path"] for f in flows] == ["/after-switch"]
     finally:
         proxy.kill()
 
@@ -72,6 +87,8 @@ def test_mitmtape_serve_prints_its_address_and_stops_on_ctrl_c(tmp_path: Path) -
         line = server.stdout.readline()
         assert line.startswith("mitmtape API on http://127.0.0.1:") and TOKEN in line
         base = line.split()[3]
+        sign_in = server.stdout.readline().strip()
+        assert sign_in == f"mitmtape web page: {base.removesuffix('/api/v1')}/?token={TOKEN}"
         assert httpx.get(f"{base}/sessions", headers=AUTH, timeout=10).status_code == 200
         assert httpx.get(f"{base}/sessions", timeout=10).status_code == 401
         server.send_signal(signal.SIGINT)

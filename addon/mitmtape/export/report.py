@@ -27,6 +27,7 @@ import jinja2
 from markupsafe import Markup
 
 from mitmtape.export.base import ExportContext, ExportFormat
+from mitmtape.export.redact import redact_record
 from mitmtape.export.textcut import cut_path
 from mitmtape.model import TIMING_PHASES, FlowRecord, format_time, media_type
 
@@ -325,8 +326,11 @@ def _asset(name: str) -> tuple[Markup, str]:
 
 
 def write(out: TextIO, records: Iterator[FlowRecord], context: ExportContext) -> None:
-    """Render the report; records arrive capped and oldest first, without body bytes."""
-    listed = list(records)
+    """Render the report; records arrive capped and oldest first, without body bytes.
+
+    The detail panel shows headers, so redaction applies here as in every format.
+    """
+    listed = [redact_record(record) if context.redact else record for record in records]
     summary = Summary()
     for record in listed:
         summary.add(record)

@@ -4,8 +4,6 @@ headless Chromium driven by Playwright that records every request a page makes."
 from __future__ import annotations
 
 import io
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,17 +16,6 @@ from mitmtape.export.base import ExportContext
 from mitmtape.export.report import FORMAT
 from mitmtape.model import Body, FlowRecord, Request, Response, Session
 
-CHROMIUM_ENV = "MITMTAPE_CHROMIUM"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # A page that does not answer in this time is broken; failing fast beats Playwright's 30 s.
 PAGE_TIMEOUT_MS = 5_000
 START = datetime(2025, 3, 8, 14, 30, tzinfo=UTC)
@@ -94,25 +81,6 @@ def render_report(
 @pytest.fixture
 def render() -> Callable[..., str]:
     return render_report
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's chromium under Playwright; missing either one fails, with what to install."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Playwright for Python is missing: pip install playwright", pytrace=False)
-    executable = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium")
-    if not executable:
-        pytest.fail(
-            f"no chromium found: apt-get install chromium, or set {CHROMIUM_ENV} to its path",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass

@@ -1,0 +1,137 @@
+"""The page's routes: `/` (sign-in by `?token=`, then the page) and `/static/...`.
+
+Sign-in works the way Jupyter's does: the link the server prints carries the token once; the
+answer sets an HttpOnly, SameSite=Strict cookie and sends the browser to `/`, so the token
+leaves the address bar and the history. Both routes pass the same Host check as the API.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from tornado.web import HTTPError, RequestHandler, StaticFileHandler
+
+from mitmtape import __version__
+from mitmtape.api_base import (
+    ApiHandler,
+    Unauthorized,
+    cookie_name,
+    cookie_value,
+    refusal,
+    same_text,
+)
+from mitmtape.codegen import TARGETS
+from mitmtape.export.formats import FORMATS
+
+SIGN_IN_QUERY = "token"
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+# Only this origin: scripts and styles are the files under /static/, images of response
+# bodies are blob: URLs the script makes, nothing is framed, no form posts elsewhere.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SIGNED_OUT = (
+    "Not signed in. Open the link that mitmtape printed when it started "
+    "(http://127.0.0.1:PORT/?token=...), or call the API with Authorization: Bearer TOKEN.\n"
+)
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _page_headers(handler: RequestHandler) -> None:
+    handler.set_header("Content-Security-Policy", PAGE_POLICY)
+    handler.set_header("X-Frame-Options", "DENY")
+    handler.set_header("Referrer-Policy", "no-referrer")
+    handler.set_header("X-Content-Type-Options", "nosniff")
+
+
+class PageHandler(ApiHandler):
+    """`GET /`: `?token=T` signs in and redirects; with the cookie (or Bearer), the page."""
+
+    async def prepare(self) -> None:
+        self.check_site()
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        _page_headers(self)
+
+    def get(self) -> None:
+        given = self.get_query_argument(SIGN_IN_QUERY, None)
+        if given is not None:
+            if not same_text(given, self.api.token):
+                raise Unauthorized()
+            self.set_cookie(
+                cookie_name(self.api.port),
+                cookie_value(self.api.token),
+                path="/",
+                httponly=True,
+                samesite="Strict",
+            )
+            self.redirect("/", status=303)
+            return
+        if not self.authorized():
+            raise Unauthorized()
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(render_page())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code != 401:
+            super().write_error(status_code, **kwargs)
+            return
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(SIGNED_OUT)
+
+
+def render_page() -> str:
+    """The page's shell; its choices come from the same registries the API uses."""
+    return (
+        _templates()
+        .get_template("index.html.j2")
+        .render(
+            version=__version__,
+            formats=[(name, fmt.label) for name, fmt in FORMATS.items()],
+            targets=list(TARGETS),
+        )
+    )
+
+
+class StaticHandler(StaticFileHandler):
+    """The page's script, style and icon, for a signed-in browser on this origin only."""
+
+    def initialize(self) -> None:  # type: ignore[override]
+        super().initialize(path=str(STATIC))
+
+    def prepare(self) -> None:
+        api = self.settings["api"]
+        if refusal(self.request, api.hosts) is not None:
+            raise HTTPError(403)
+        cookie = self.get_cookie(cookie_name(api.port))
+        if cookie is None or not same_text(cookie, cookie_value(api.token)):
+            raise HTTPError(401)
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+        _page_headers(self)
+
+    def set_extra_headers(self, path: str) -> None:
+        # Always revalidate: a new version's script must not meet an old cached page.
+        self.set_header("Cache-Control", "no-cache")
+
+
+WEB_ROUTES: list[tuple[str, type[RequestHandler]]] = [
+    (r"/", PageHandler),
+    (r"/static/(.*)", StaticHandler),
+]
