@@ -242,6 +242,9 @@ class ApiHandler(RequestHandler):
             return await loop.run_in_executor(
                 self.api.executor, functools.partial(call, *args, **kwargs)
             )
+        except asyncio.CancelledError:
+            # The server is stopping and dropped queued work: answer, do not log a traceback.
+            raise ApiError(503, "the mitmtape server is stopping") from None
         except Exception as exc:
             status = error_status(exc)
             if status is None:
