@@ -234,11 +234,6 @@ class MitmTape:
             logger.error("mitmtape: %s failed: %s", what, exc)
             return None
 
-    async def wait_for_jobs(self) -> None:
-        """Wait for background work (tests, and `done`)."""
-        if self._jobs:
-            await asyncio.wait(set(self._jobs))
-
     @staticmethod
     def _say(message: str) -> str:
         logger.info(message)

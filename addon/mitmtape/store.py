@@ -453,16 +453,6 @@ class Store:
             query = f"SELECT COUNT(*) FROM flows WHERE session_id = ?{where}"
             return self._db.execute(query, [session_id, *params]).fetchone()[0]
 
-    def flow_sizes(self, session_id: str, flow_filter: FlowFilter = NO_FILTER) -> tuple[int, int]:
-        """Total request and response body bytes of the matching flows."""
-        where, params = flow_filter.where()
-        query = (
-            "SELECT COALESCE(SUM(request_size), 0), COALESCE(SUM(response_size), 0) "
-            f"FROM flows WHERE session_id = ?{where}"
-        )
-        with self._lock:
-            return tuple(self._db.execute(query, [session_id, *params]).fetchone())
-
     def iter_flow_batches(
         self,
         session_id: str,
