@@ -26,21 +26,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from mitmtape.codegen import generate
+from mitmtape.codegen.common import SKIPPED_HEADERS
 from mitmtape.model import Headers
 
-SPEC_SKIPPED = {
-    "host",
-    "content-length",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "proxy-connection",
-    "te",
-    "trailers",
-    "upgrade",
-}
 HTTPIE_DEFAULTS = ("user-agent", "accept", "accept-encoding")
 # Skipped headers that every client writes again itself, to frame its own message.
 CLIENT_FRAMING = {"content-length", "connection", "transfer-encoding"}
@@ -233,7 +221,7 @@ CORPUS = [
 
 
 def _expected_headers(client: str, headers: Headers) -> Headers:
-    kept = [(name.lower(), value) for name, value in headers if name.lower() not in SPEC_SKIPPED]
+    kept = [(name.lower(), value) for name, value in headers if name.lower() not in SKIPPED_HEADERS]
     if client == "fetch":
         return [pair for i, pair in enumerate(kept) if pair[0] not in {n for n, _ in kept[:i]}]
     if client == "python":
@@ -281,6 +269,6 @@ def _leaked(client: str, case: Case, got_headers: Headers) -> Headers:
     """Received headers the snippet should have kept out: recorded hop-by-hop values (framing
     aside) and, for HTTPie, its defaults when the recording had none."""
     recorded = [(name.lower(), value) for name, value in case.headers]
-    hop_by_hop = [pair for pair in recorded if pair[0] in SPEC_SKIPPED - CLIENT_FRAMING]
+    hop_by_hop = [pair for pair in recorded if pair[0] in SKIPPED_HEADERS - CLIENT_FRAMING]
     unset = set(HTTPIE_DEFAULTS) - {name for name, _ in recorded} if client == "httpie" else set()
     return [pair for pair in got_headers if pair in hop_by_hop or pair[0] in unset]
