@@ -66,3 +66,22 @@ def test_poc_zip_holds_regular_files_only(store: Store, workspace: Workspace, tm
 def test_missing_poc_folder_is_not_found(store: Store, workspace: Workspace) -> None:
     with pytest.raises(WorkspaceNotFound, match="no poc/ folder"):
         workspace.poc_zip(store.active_session().id)
+
+
+def test_poc_file_of_exactly_10mb_is_kept_and_one_byte_more_is_not(
+    store: Store, workspace: Workspace
+) -> None:
+    session = store.active_session().id
+    poc = workspace.folder(session) / "poc"
+    poc.mkdir()
+    for name, size in (
+        ("at-limit.bin", WORKSPACE_FILE_MAX_BYTES),
+        ("over.bin", WORKSPACE_FILE_MAX_BYTES + 1),
+    ):
+        with open(poc / name, "wb") as handle:
+            handle.truncate(size)
+    archive = workspace.poc_archive(session)
+    assert archive.files == ["at-limit.bin"]
+    assert list(archive.skipped) == ["over.bin"]
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as zipped:
+        assert zipped.getinfo("at-limit.bin").file_size == WORKSPACE_FILE_MAX_BYTES

@@ -73,6 +73,20 @@ def test_cap_is_a_parameter(store, make_record, tmp_path, cap, total, written) -
     assert (result.warning is None) == (total <= cap)
 
 
+@pytest.mark.parametrize(("total", "note"), [(10_000, False), (10_001, True)])
+def test_report_export_stops_at_10000_and_says_so(
+    store, make_record, tmp_path, total: int, note: bool
+) -> None:
+    session = fill(store, make_record, total, response_body=b"")
+    result = export_session(store, session, "html", tmp_path / "r.html")
+    page = result.path.read_text(encoding="utf-8")
+    assert result.flows == 10_000 and result.matched == total
+    assert ('id="cap-note"' in page) is note
+    if note:
+        assert "This session had 10,001 flows; the first 10,000 are shown." in page
+        assert result.warning is not None and "1 of 10,001" in result.warning
+
+
 def test_report_format_caps_at_10000() -> None:
     assert FORMATS["html"].cap == 10_000
     assert all(f.cap == 100_000 for name, f in FORMATS.items() if name != "html")
@@ -193,24 +207,30 @@ def test_artifact_is_kept_with_title_summary_and_metadata(store, make_record, tm
     assert kept.file_name == "a.har"
 
 
-def test_artifact_kept_up_to_20mb_and_not_above(store, make_record, tmp_path) -> None:
-    session = store.create_session("big")
-    body = b"x" * (ARTIFACT_MAX_BYTES - 4_000)
-    store.add_flows(
-        [
-            make_record(
-                session_id=session.id,
-                response_body=body,
-                response_headers=[("content-type", "text/plain")],
-            )
-        ]
-    )
-    under = export_session(store, session.id, "json", tmp_path / "under.json")
-    assert under.size <= ARTIFACT_MAX_BYTES and under.artifact is not None
-    store.add_flows([make_record(session_id=session.id, response_body=b"y" * 8_000)])
-    over = export_session(store, session.id, "json", tmp_path / "over.json")
-    assert over.size > ARTIFACT_MAX_BYTES and over.artifact is None
-    assert len(store.list_artifacts(session_id=session.id)) == 1
+def test_artifact_kept_at_exactly_20mib_and_not_one_byte_more(store, make_record, tmp_path) -> None:
+    def export_with_body(length: int, name: str):
+        session = store.create_session(name)
+        store.add_flows(
+            [
+                make_record(
+                    session_id=session.id,
+                    response_body=b"x" * length,
+                    response_headers=[("content-type", "text/plain")],
+                )
+            ]
+        )
+        return export_session(store, session.id, "json", tmp_path / f"{name}.json")
+
+    # Text bodies go into JSON byte for byte, so the file grows exactly with the body.
+    probe_length = ARTIFACT_MAX_BYTES - 5_000
+    probe = export_with_body(probe_length, "probe")
+    exact_length = probe_length + ARTIFACT_MAX_BYTES - probe.size
+    at_limit = export_with_body(exact_length, "at-limit")
+    over = export_with_body(exact_length + 1, "over-limit")
+    assert at_limit.size == ARTIFACT_MAX_BYTES and at_limit.artifact is not None
+    assert over.size == ARTIFACT_MAX_BYTES + 1 and over.artifact is None
+    kept = {artifact.session_id for artifact in store.list_artifacts()}
+    assert store.get_session("over-limit").id not in kept
 
 
 def test_export_records_from_a_selection(store, make_record, tmp_path) -> None:
