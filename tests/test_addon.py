@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mitmproxy import exceptions
+from mitmproxy import addonmanager, exceptions
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.test import taddons, tflow
 
@@ -65,11 +65,14 @@ def test_second_flow_on_a_connection_has_no_connect_time(tape) -> None:
     assert connects[0] > 0 and connects[1] == -1 and connects[2] > 0
 
 
-def test_tape_record_off_records_nothing(tape) -> None:
+def test_tape_record_off_records_nothing_and_on_again_records(tape) -> None:
     addon, tctx = tape
     tctx.configure(addon, tape_record=False)
     addon.response(tflow.tflow(resp=True))
     assert stored(addon) == []
+    tctx.configure(addon, tape_record=True)
+    addon.response(tflow.tflow(resp=True))
+    assert len(stored(addon)) == 1
 
 
 def test_tape_session_option_creates_and_activates(tape) -> None:
@@ -160,3 +163,18 @@ def test_compare_command(tape) -> None:
     assert "1 added, 1 removed" in text and "+ GET address/other" in text
     with pytest.raises(exceptions.CommandError, match="'missing'"):
         tctx.command(addon.compare, before, "missing")
+
+
+def test_mitmtape_is_one_addon_node_that_brings_every_command(tape) -> None:
+    """mitmproxy offers each of a flow's events to every addon node; mitmtape adds one."""
+    addon, tctx = tape
+    assert list(addonmanager.traverse([addon])) == [addon]
+    registered = {name for name in tctx.master.commands.commands if name.startswith("tape.")}
+    assert registered == {
+        "tape.compare", "tape.copy", "tape.copy.file", "tape.copy.targets", "tape.export",
+        "tape.export.flows", "tape.export.formats", "tape.export.session", "tape.import",
+        "tape.import.new", "tape.keys", "tape.session.delete", "tape.session.list",
+        "tape.session.new", "tape.session.rename", "tape.session.switch",
+    }  # fmt: skip
+    options = {"tape_api", "tape_api_port", "tape_api_token", "tape_export_on_exit", "tape_redact"}
+    assert options <= set(tctx.options.keys())

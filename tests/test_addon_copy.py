@@ -9,7 +9,7 @@ from mitmproxy.test import tflow
 from mitmproxy.tools.console import defaultkeys, keymap
 
 from mitmtape.addon_copy import CopyCommands
-from mitmtape.addon_keys import BINDINGS, KeyCommands
+from mitmtape.addon_keys import BINDINGS
 
 
 def test_copy_puts_the_snippet_on_the_clipboard(monkeypatch) -> None:
@@ -63,6 +63,5 @@ def test_keys_are_free_in_this_mitmproxy_and_name_real_commands(tape) -> None:
 
 def test_tape_keys_lists_every_binding(tape) -> None:
     addon, tctx = tape
-    [keys] = [child for child in addon.addons if isinstance(child, KeyCommands)]
-    listed = tctx.command(keys.keys)
+    listed = tctx.command(addon.keys.keys)
     assert [line.split()[0] for line in listed] == [b.key for b in BINDINGS]

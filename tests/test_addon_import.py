@@ -27,7 +27,7 @@ def test_import_into_the_active_session_shows_flows_in_the_view(tape) -> None:
     addon, view, tctx = tape
     addon.response(tflow.tflow(resp=True))
     message = tctx.command(
-        addon.addons[1].import_into_active, str(SAMPLES / "chromium-playwright.har")
+        addon.imports.import_into_active, str(SAMPLES / "chromium-playwright.har")
     )
     assert message.startswith("Imported 9 flows from ")
     assert addon.store is not None
@@ -42,7 +42,7 @@ def test_import_into_the_active_session_shows_flows_in_the_view(tape) -> None:
 def test_import_new_makes_a_session_and_says_how_to_compare(tape) -> None:
     addon, view, tctx = tape
     path = SAMPLES / "mitmproxy-savehar.har"
-    message = tctx.command(addon.addons[1].import_into_new, str(path))
+    message = tctx.command(addon.imports.import_into_new, str(path))
     assert addon.store is not None
     imported = addon.store.get_session("mitmproxy-savehar.har (imported)")
     assert imported.description == "Imported from mitmproxy-savehar.har"
@@ -57,7 +57,7 @@ def test_failed_new_session_import_leaves_nothing(tape, tmp_path: Path) -> None:
     broken = tmp_path / "broken.har"
     broken.write_text('{"log": {"entries": [{"request": {"method": "GET", "url": "http://a/"}}')
     with pytest.raises(exceptions.CommandError, match=r"broken\.har"):
-        tctx.command(addon.addons[1].import_into_new, str(broken))
+        tctx.command(addon.imports.import_into_new, str(broken))
     assert addon.store is not None
     assert [s.name for s in addon.store.list_sessions()] == [addon.store.active_session().name]
     assert len(view) == 0
@@ -68,7 +68,7 @@ def test_wrong_extension_is_refused(tape, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("[]")
     with pytest.raises(exceptions.CommandError, match=r"\.har.*\.json|\.json.*\.har"):
-        tctx.command(addon.addons[1].import_into_new, str(text))
+        tctx.command(addon.imports.import_into_new, str(text))
 
 
 def test_exported_json_round_trips_through_import(tape, tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_exported_json_round_trips_through_import(tape, tmp_path: Path) -> None:
     for _ in range(3):
         addon.response(tflow.tflow(resp=True))
     tctx.command(addon.exports.export, "json", str(tmp_path / "a.json"))
-    tctx.command(addon.addons[1].import_into_new, str(tmp_path / "a.json"))
+    tctx.command(addon.imports.import_into_new, str(tmp_path / "a.json"))
     assert addon.store is not None
     imported = addon.store.get_session("a.json (imported)")
     tctx.command(addon.exports.export_session, imported.id, "json", str(tmp_path / "b.json"))

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import gzip
 
+import pytest
+from mitmproxy import http
 from mitmproxy.test import tflow
 
 from mitmtape.model import Timings
-from mitmtape.record import flow_to_record, snapshot_of
+from mitmtape.record import flow_to_record, snapshot_from_wire, snapshot_of
 from mitmtape.snapshot import timings
 
 
 def timings_of(flow, fresh_connection: bool) -> Timings:
-    return timings(snapshot_of(flow, fresh_connection))
+    return timings(snapshot_from_wire(snapshot_of(flow, fresh_connection)))
 
 
 def test_request_and_response_fields_are_copied_as_on_the_wire() -> None:
@@ -121,3 +123,29 @@ def test_websocket_messages_are_kept() -> None:
     assert [m.content for m in record.websocket] == [m.content for m in original]
     assert [m.from_client for m in record.websocket] == [m.from_client for m in original]
     assert {m.type for m in record.websocket} <= {"text", "binary"}
+
+
+def _with_request(**changes: object) -> http.HTTPFlow:
+    flow = tflow.tflow(resp=True)
+    for name, value in changes.items():
+        setattr(flow.request, name, value)
+    return flow
+
+
+@pytest.mark.parametrize(
+    "flow",
+    [
+        _with_request(host_header="api.example.com"),
+        _with_request(host="10.0.0.7", port=8443, scheme="https", host_header="shop.test:8443"),
+        _with_request(host="::1", port=8080),
+        _with_request(http_version="HTTP/2.0", authority="h2.example:444"),
+        _with_request(method="CONNECT", authority="tunnel.example:443", path=""),
+    ],
+    ids=["host-header", "transparent-ip", "ipv6", "h2-authority", "connect"],
+)
+def test_url_and_host_are_mitmproxys_pretty_ones(flow: http.HTTPFlow) -> None:
+    record = flow_to_record(flow, "s")
+    assert (record.request.url, record.request.host) == (
+        flow.request.pretty_url,
+        flow.request.pretty_host,
+    )

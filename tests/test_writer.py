@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +37,39 @@ def test_snapshots_become_records_in_the_child(store: Store) -> None:
     [[record]] = list(store.iter_flow_batches(session))
     assert record.request.url == flow.request.pretty_url
     assert record.response is not None and record.response.body.data == flow.response.raw_content
+
+
+def test_a_submitted_flow_keeps_nothing_of_the_flow_alive(store: Store) -> None:
+    """Flows are pickled at once: no mitmproxy object waits for the sender (memory, GC)."""
+    flow = tflow.tflow(resp=True)
+    flow.response.content = b"x" * 10_000
+    body, fields = flow.response.raw_content, flow.request.headers.fields
+    before = sys.getrefcount(body), sys.getrefcount(fields)
+    writer = FlowWriter(store.path, interval=5.0)
+    writer.submit(store.active_session().id, snapshot_of(flow, True))
+    assert (sys.getrefcount(body), sys.getrefcount(fields)) == before
+    writer.close()
+    assert store.count_flows(store.active_session().id) == 1
+
+
+def test_flows_submitted_while_batches_are_sent_are_all_kept(
+    store: Store, make_record: RecordFactory
+) -> None:
+    session = store.active_session().id
+    writer = FlowWriter(store.path)
+
+    def submit_many() -> None:
+        for _ in range(500):
+            writer.submit(session, make_record(session_id=session))
+            time.sleep(0)
+
+    threads = [threading.Thread(target=submit_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close()
+    assert store.count_flows(session) == 2_000
 
 
 def test_batches_commit_by_size_and_report_them(store: Store, make_record: RecordFactory) -> None:

@@ -1,7 +1,7 @@
 """mitmproxy `HTTPFlow` ⇄ `FlowRecord`: the only core module that touches mitmproxy objects.
 
-Capturing runs on mitmproxy's event loop, so a flow only becomes a `FlowSnapshot` here (a copy
-of values, no I/O); the writer process turns snapshots into records.
+Capturing runs on mitmproxy's event loop, so a flow only becomes a wire snapshot here (a copy
+of raw values, no I/O); the writer process turns it into a `FlowSnapshot` and a record.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from mitmtape.model import (
 from mitmtape.snapshot import (
     FlowSnapshot,
     MessageSnapshot,
+    RawHeaders,
     RequestSnapshot,
     ResponseSnapshot,
+    ResponseWire,
     ServerSnapshot,
+    WireSnapshot,
 )
 
 
@@ -44,9 +47,85 @@ def _message(message: http.Message) -> MessageSnapshot:
     )
 
 
-def snapshot_of(flow: http.HTTPFlow, fresh_connection: bool = True) -> FlowSnapshot:
-    """Copy what a record needs out of a flow: immutable values only, no decoding, no I/O."""
-    request, response, server = flow.request, flow.response, flow.server_conn
+def _trailer_fields(trailers: http.Headers | None) -> RawHeaders | None:
+    return None if trailers is None else trailers.fields
+
+
+def snapshot_of(flow: http.HTTPFlow, fresh_connection: bool = True) -> WireSnapshot:
+    """Copy what a record needs out of a flow, as raw as mitmproxy holds it.
+
+    This runs on mitmproxy's event loop for every flow, so it does the least it can: plain
+    tuples of mitmproxy's raw values in its constructors' argument order, nothing decoded or
+    derived (`snapshot_from_wire` does that in the writer process). Holding only strings,
+    bytes and numbers, the tuples also drop out of the garbage collector's tracking at its
+    next pass, so flows waiting to be sent do not make the proxy's full collections more
+    frequent.
+    """
+    request, response, server = flow.request.data, flow.response, flow.server_conn
+    websocket = flow.websocket
+    return (
+        (
+            request.host,
+            request.port,
+            request.method,
+            request.scheme,
+            request.authority,
+            request.path,
+            request.http_version,
+            request.headers.fields,
+            request.content,
+            _trailer_fields(request.trailers),
+            request.timestamp_start,
+            request.timestamp_end,
+        ),
+        None if response is None else _response_wire(response.data),
+        (
+            server.address,
+            server.peername,
+            server.sni,
+            server.tls_version,
+            server.alpn,
+            server.timestamp_start,
+            server.timestamp_tcp_setup,
+            server.timestamp_tls_setup,
+            fresh_connection,
+        ),
+        flow.client_conn.peername,
+        flow.error.msg if flow.error else None,
+        bool(flow.is_replay),
+        flow.comment,
+        flow.marked,
+        None
+        if websocket is None
+        else tuple(
+            (m.from_client, m.type == Opcode.TEXT, m.timestamp, m.content)
+            for m in websocket.messages
+        ),
+    )
+
+
+def _response_wire(response: http.ResponseData) -> ResponseWire:
+    return (
+        response.http_version,
+        response.status_code,
+        response.reason,
+        response.headers.fields,
+        response.content,
+        _trailer_fields(response.trailers),
+        response.timestamp_start,
+        response.timestamp_end,
+    )
+
+
+def snapshot_from_wire(wire: WireSnapshot) -> FlowSnapshot:
+    """The snapshot `snapshot_of` copied, with URL, host and text fields derived.
+
+    The request and response are rebuilt with mitmproxy's own classes, so the URL is exactly
+    mitmproxy's `pretty_url` (Host header or HTTP/2 authority preferred, as mitmproxy shows it).
+    """
+    request_wire, response_wire, server_wire, client, error, is_replay, comment, marker, ws = wire
+    request = http.Request(*request_wire)
+    response = None if response_wire is None else http.Response(*response_wire)
     return FlowSnapshot(
         request=RequestSnapshot(
             request.method,
@@ -59,28 +138,13 @@ def snapshot_of(flow: http.HTTPFlow, fresh_connection: bool = True) -> FlowSnaps
         response=None
         if response is None
         else ResponseSnapshot(response.status_code, response.reason, _message(response)),
-        server=ServerSnapshot(
-            server.address,
-            server.peername,
-            server.sni,
-            server.tls_version,
-            server.alpn,
-            server.timestamp_start,
-            server.timestamp_tcp_setup,
-            server.timestamp_tls_setup,
-            fresh_connection,
-        ),
-        client=flow.client_conn.peername,
-        error=flow.error.msg if flow.error else None,
-        is_replay=bool(flow.is_replay),
-        comment=flow.comment,
-        marker=flow.marked,
-        websocket=None
-        if flow.websocket is None
-        else tuple(
-            (m.from_client, m.type == Opcode.TEXT, m.timestamp, m.content)
-            for m in flow.websocket.messages
-        ),
+        server=ServerSnapshot(*server_wire),
+        client=client,
+        error=error,
+        is_replay=is_replay,
+        comment=comment,
+        marker=marker,
+        websocket=ws,
     )
 
 
@@ -92,7 +156,8 @@ def flow_to_record(
     `seen_servers` holds ids of server connections that earlier flows already used, so a reused
     connection is not charged a second connect and TLS time.
     """
-    return snapshot_of(flow, flow.server_conn.id not in seen_servers).to_record(session_id)
+    fresh = flow.server_conn.id not in seen_servers
+    return snapshot_from_wire(snapshot_of(flow, fresh)).to_record(session_id)
 
 
 # FlowRecord → mitmproxy `HTTPFlow`: imported flows shown in mitmproxy's list and replayed there.

@@ -1,8 +1,9 @@
 """A flow's fields as plain values, and the record they make.
 
-Capturing runs on mitmproxy's event loop, so it only copies what the record needs into a
-`FlowSnapshot` (immutable values, cheap to pickle); building the record (decoding headers,
-timings, ids) happens in the writer process. Nothing here imports mitmproxy.
+Capturing runs on mitmproxy's event loop, so it only copies mitmproxy's raw values into a
+`WireSnapshot` (plain tuples, cheap to build and pickle); the writer process turns that into a
+`FlowSnapshot` and builds the record (decoding headers, timings, ids). Nothing here imports
+mitmproxy.
 """
 
 from __future__ import annotations
@@ -23,6 +24,28 @@ from mitmtape.model import (
 )
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
+WebSocketMessages = tuple[tuple[bool, bool, float, bytes], ...]
+
+# The wire form, in the argument order of mitmproxy's `Request` and `Response` constructors:
+# (host, port, method, scheme, authority, path, http_version, headers, content, trailers,
+#  timestamp_start, timestamp_end) and (http_version, status_code, reason, headers, content,
+#  trailers, timestamp_start, timestamp_end); the server part is `ServerSnapshot`'s fields and
+# the rest `FlowSnapshot`'s.
+RequestWire = tuple[
+    str, int, bytes, bytes, bytes, bytes, bytes, RawHeaders, bytes | None, RawHeaders | None,
+    float, float | None,
+]  # fmt: skip
+ResponseWire = tuple[
+    bytes, int, bytes, RawHeaders, bytes | None, RawHeaders | None, float, float | None
+]
+ServerWire = tuple[
+    tuple[str, int] | None, tuple[str, int] | None, str | None, str | None, bytes | None,
+    float | None, float | None, float | None, bool,
+]  # fmt: skip
+WireSnapshot = tuple[
+    RequestWire, ResponseWire | None, ServerWire, tuple[str, int] | None, str | None, bool, str,
+    str, WebSocketMessages | None,
+]  # fmt: skip
 
 
 class MessageSnapshot(NamedTuple):
@@ -72,7 +95,7 @@ class FlowSnapshot(NamedTuple):
     comment: str
     marker: str
     # (from_client, is_text, timestamp, content) per message, or None for plain HTTP.
-    websocket: tuple[tuple[bool, bool, float, bytes], ...] | None
+    websocket: WebSocketMessages | None
 
     def to_record(self, session_id: str) -> FlowRecord:
         request, response = self.request, self.response

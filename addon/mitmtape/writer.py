@@ -1,16 +1,18 @@
 """The flow writer: a child process that commits flows in batches, so the proxy never waits.
 
 Building records, encoding JSON and SQLite all cost CPU under Python's global lock; done in a
-thread of mitmproxy's process they would slow its event loop. So the proxy side only pickles
-a `FlowSnapshot` onto the child's stdin (from a sender thread; `submit` never blocks), and the
-child does the rest. The child commits a batch when it reaches `WRITE_BATCH` flows or
-`WRITE_INTERVAL_S` after its first flow, in one transaction; when the proxy dies (even by
-SIGKILL) the child reads end-of-file, commits what it has and exits. The child runs at a lower
-CPU priority, so on a busy machine the proxy comes first.
+thread of mitmproxy's process they would slow its event loop. So the proxy side only pickles a
+wire snapshot of each flow (`submit` never blocks), a sender thread writes those onto the
+child's stdin every `SEND_INTERVAL_S`, and the child does the rest. The child commits a batch
+when it reaches `WRITE_BATCH` flows or `WRITE_INTERVAL_S` after its first flow, in one
+transaction; when the proxy dies (even by SIGKILL) the child reads end-of-file, commits what it
+has and exits. The child runs at a lower CPU priority, so on a busy machine the proxy comes
+first.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -26,7 +28,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from mitmtape.model import FlowRecord
-from mitmtape.snapshot import FlowSnapshot
+from mitmtape.record import snapshot_from_wire
+from mitmtape.snapshot import WireSnapshot
 from mitmtape.store import Store
 
 WRITE_BATCH = 500
@@ -37,7 +40,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger(__name__)
 
 WrittenCallback = Callable[[list[dict[str, Any]]], None]
-Item = tuple[str, FlowSnapshot | FlowRecord]
+Item = tuple[str, WireSnapshot | FlowRecord]
 
 
 class FlowWriter:
@@ -57,9 +60,11 @@ class FlowWriter:
         self.written = 0
         self._tokens = itertools.count()
         self._waiting: dict[int, threading.Event] = {}
-        # Items wait in a plain list that the sender swaps out every SEND_INTERVAL_S: waking a
-        # thread per flow would hand the GIL back and forth with mitmproxy's event loop.
-        self._pending: list[Any] = []
+        # Items are pickled as they are queued, so what waits is bytes: the garbage collector
+        # never tracks it, and the flow's objects are let go at once, on mitmproxy's thread.
+        # The sender drains the queue every SEND_INTERVAL_S: waking a thread per flow would
+        # hand the GIL back and forth with mitmproxy's event loop.
+        self._pending: collections.deque[bytes] = collections.deque()
         self._wake = threading.Event()
         self._closing = False
         python_path = os.pathsep.join(
@@ -77,9 +82,9 @@ class FlowWriter:
         self._sender.start()
         self._listener.start()
 
-    def submit(self, session_id: str, flow: FlowSnapshot | FlowRecord) -> None:
-        """Queue one flow for `session_id`; never blocks (a list append)."""
-        self._pending.append(("flow", (session_id, flow)))
+    def submit(self, session_id: str, flow: WireSnapshot | FlowRecord) -> None:
+        """Queue one flow for `session_id`; never blocks (a pickle and an append)."""
+        self._queue(("flow", (session_id, flow)))
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until everything submitted so far is committed; False on timeout or death."""
@@ -103,21 +108,25 @@ class FlowWriter:
             return False
         token = next(self._tokens)
         done = self._waiting[token] = threading.Event()
-        self._pending.append((kind, token))
+        self._queue((kind, token))
         self._wake.set()
         return done.wait(timeout)
 
+    def _queue(self, item: tuple[str, Any]) -> None:
+        # A deque: its append and popleft are atomic, so no item lands in a batch being sent.
+        self._pending.append(pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
+
     def _send(self) -> None:
-        """Every SEND_INTERVAL_S (or when a marker asks), pickle what is pending onto stdin."""
+        """Every SEND_INTERVAL_S (or when a marker asks), write what is pending onto stdin."""
         assert self._child.stdin is not None
         try:
             while not self._closing:
                 self._wake.wait(SEND_INTERVAL_S)
                 self._wake.clear()
-                items, self._pending = self._pending, []
-                if items:
-                    # One pickle per list: each is read back by its own `pickle.load`.
-                    self._child.stdin.write(pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+                pending = self._pending
+                chunks = [pending.popleft() for _ in range(len(pending))]
+                if chunks:
+                    self._child.stdin.write(b"".join(chunks))
                     self._child.stdin.flush()
         except (BrokenPipeError, OSError):
             logger.error("mitmtape: the writer process ended; flows are no longer recorded")
@@ -162,8 +171,7 @@ class _ChildWriter:
     def read(self) -> None:
         while True:
             try:
-                for item in pickle.load(sys.stdin.buffer):
-                    self.inbox.put(item)
+                self.inbox.put(pickle.load(sys.stdin.buffer))
             except (EOFError, OSError, pickle.UnpicklingError):
                 self.inbox.put(None)  # the proxy is gone: commit and exit
                 return
@@ -205,7 +213,9 @@ class _ChildWriter:
     def commit(self, batch: list[Item]) -> None:
         try:
             records = [
-                flow if isinstance(flow, FlowRecord) else flow.to_record(session_id)
+                flow
+                if isinstance(flow, FlowRecord)
+                else snapshot_from_wire(flow).to_record(session_id)
                 for session_id, flow in batch
             ]
             written = self.store.add_flows(records)
