@@ -149,3 +149,19 @@ def test_url_and_host_are_mitmproxys_pretty_ones(flow: http.HTTPFlow) -> None:
         flow.request.pretty_url,
         flow.request.pretty_host,
     )
+
+
+def test_nothing_of_one_flow_leaks_into_the_next_record() -> None:
+    first = _with_request(http_version="HTTP/2.0", authority="h2.example:444")
+    first.request.trailers = http.Headers(x_checksum="1")
+    first.response.trailers = http.Headers(x_done="1")
+    second = tflow.tflow(resp=True)
+    one, two = flow_to_record(first, "s"), flow_to_record(second, "s")
+    assert one.request.trailers == [("x-checksum", "1")]
+    assert one.response is not None and one.response.trailers == [("x-done", "1")]
+    assert two.request.trailers is None
+    assert two.response is not None and two.response.trailers is None
+    assert (two.request.url, two.request.http_version) == (
+        second.request.pretty_url,
+        second.request.http_version,
+    )
