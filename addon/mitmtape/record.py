@@ -38,12 +38,11 @@ from mitmtape.snapshot import (
 
 
 def _message(message: http.Message) -> MessageSnapshot:
-    trailers = message.trailers
     return MessageSnapshot(
         http_version=message.http_version,
         fields=message.headers.fields,
         content=message.raw_content,
-        trailers=None if trailers is None else trailers.fields,
+        trailers=_trailer_fields(message.trailers),
         timestamp_start=message.timestamp_start,
         timestamp_end=message.timestamp_end,
     )
@@ -58,10 +57,7 @@ def snapshot_of(flow: http.HTTPFlow, fresh_connection: bool = True) -> WireSnaps
 
     This runs on mitmproxy's event loop for every flow, so it does the least it can: plain
     tuples of mitmproxy's raw values in its constructors' argument order, nothing decoded or
-    derived (`snapshot_from_wire` does that in the writer process). Holding only strings,
-    bytes and numbers, the tuples also drop out of the garbage collector's tracking at its
-    next pass, so flows waiting to be sent do not make the proxy's full collections more
-    frequent.
+    derived (`snapshot_from_wire` does that in the writer process).
     """
     request, response, server = flow.request.data, flow.response, flow.server_conn
     websocket = flow.websocket
