@@ -5,7 +5,7 @@
    (only 127.0.0.1 flows kept, so Chromium's own background requests stay out), plus one
    request to a closed port (a flow that fails).
 
-Needs `playwright` (Python) and a Chromium at /usr/bin/chromium or $CHROMIUM; never downloads
+Needs `playwright` (Python) and Debian's chromium (or $MITMTAPE_CHROMIUM); never downloads
 a browser. Run: python scripts/make_sample_captures.py [output folder]
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import os
 import signal
 import socket
 import struct
@@ -30,18 +29,10 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 from websockets.sync.server import ServerConnection, serve
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' chromium launcher
+from tests.browser import launch_chromium
+
 HOST = "127.0.0.1"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ITEMS = {"items": [{"id": 1, "name": "tape"}, {"id": 2, "name": "reel"}]}
 GZIP_TEXT = "compressed hello " * 20
 PAGE = """<!doctype html>
@@ -134,12 +125,12 @@ def free_port() -> int:
 
 
 def browse(url: str, har: Path | None, proxy_port: int | None) -> None:
-    args = list(CHROMIUM_ARGS)
+    args = []
     if proxy_port:
         # Chromium never proxies loopback unless told to with <-loopback>.
-        args += [f"--proxy-server=http://{HOST}:{proxy_port}", "--proxy-bypass-list=<-loopback>"]
+        args = [f"--proxy-server=http://{HOST}:{proxy_port}", "--proxy-bypass-list=<-loopback>"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = launch_chromium(playwright, args)
         context = browser.new_context(record_har_path=str(har)) if har else browser.new_context()
         page = context.new_page()
         page.goto(url)

@@ -3,8 +3,6 @@ Debian's chromium under Playwright (one per run: the sync API cannot run two at 
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,18 +22,8 @@ from mitmtape.model import (
     WebSocketMessage,
 )
 from mitmtape.store import Store
+from tests.browser import NoChromium, launch_chromium
 
-CHROMIUM_ENV = "MITMTAPE_CHROMIUM"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BASE_TIME = datetime(2026, 3, 8, 14, 30, 22, 123456, tzinfo=UTC)
 
 
@@ -154,13 +142,10 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("Playwright for Python is missing: pip install playwright", pytrace=False)
-    executable = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium")
-    if not executable:
-        pytest.fail(
-            f"no chromium found: apt-get install chromium, or set {CHROMIUM_ENV} to its path",
-            pytrace=False,
-        )
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            launched = launch_chromium(playwright)
+        except NoChromium as exc:
+            pytest.fail(str(exc), pytrace=False)
         yield launched
         launched.close()

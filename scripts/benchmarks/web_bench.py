@@ -10,7 +10,7 @@ Not a test: figures depend on the machine.
 from __future__ import annotations
 
 import argparse
-import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,17 +22,10 @@ from playwright.sync_api import sync_playwright
 from mitmtape.api import ApiServer
 from mitmtape.store import Store
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests' chromium launcher
+from tests.browser import launch_chromium
+
 TOKEN = "bench-token"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def timed_page(base: str, session: str, offset: int) -> float:
@@ -51,9 +44,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--flows", type=int, default=100_000)
     args = parser.parse_args()
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        raise SystemExit("web_bench: no chromium on PATH (apt-get install chromium)")
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "web.db"
         session = build(db, {"big": args.flows})["big"]
@@ -64,7 +54,7 @@ def main() -> None:
             first = timed_page(server.url, session, 0)
             last = timed_page(server.url, session, max(0, args.flows - 100))
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+                browser = launch_chromium(playwright)
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 page.goto(server.sign_in_url)
                 page.wait_for_selector("#sessions tbody tr")
