@@ -57,3 +57,27 @@ def test_bad_export_on_exit_option_is_refused(tape, value: str) -> None:
     addon, tctx = tape
     with pytest.raises(exceptions.OptionsError, match="tape_export_on_exit"):
         tctx.configure(addon, tape_export_on_exit=value)
+
+
+def test_tape_artifacts_keep_bounds_what_export_commands_keep(tape, tmp_path: Path) -> None:
+    addon, tctx = tape
+    tctx.configure(addon, tape_artifacts_keep=1)
+    addon.response(tflow.tflow(resp=True))
+    for name in ("a.json", "b.json"):
+        tctx.command(addon.exports.export, "json", str(tmp_path / name))
+    [artifact] = addon.store.list_artifacts()
+    assert artifact.file_name == "b.json"
+
+
+def test_a_negative_tape_artifacts_keep_is_refused(tape) -> None:
+    addon, tctx = tape
+    with pytest.raises(exceptions.OptionsError, match=r"tape_artifacts_keep: .* 0 or more"):
+        tctx.configure(addon, tape_artifacts_keep=-1)
+
+
+def test_the_api_inside_the_proxy_keeps_tape_artifacts_keep(tape) -> None:
+    addon, tctx = tape
+    tctx.configure(addon, tape_api=True, tape_api_port=0, tape_artifacts_keep=3)
+    assert addon.api.server is not None and addon.api.server.artifacts_keep == 3
+    tctx.configure(addon, tape_artifacts_keep=5)
+    assert addon.api.server.artifacts_keep == 5

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from mitmtape.cli import main
+from mitmtape.filterguard import MAX_FILTER_DEPTH
 from mitmtape.humanize import count, human_size
 from mitmtape.store import Store
 from tests.conftest import RecordFactory
@@ -167,6 +172,16 @@ def test_bad_filter_expression_is_one_clear_line(filled: Path, capsys) -> None:
     assert capsys.readouterr().err == "mitmtape: invalid mitmproxy filter expression '~d ('\n"
 
 
+def test_a_filter_nested_past_the_limit_is_one_line_not_a_traceback(filled: Path, capsys) -> None:
+    deep = "(" * 1_000 + "~m GET" + ")" * 1_000  # a RecursionError in mitmproxy's parser
+    code, _ = run("--db", str(filled), "export", "API Tests", "--format", "csv", "--filter", deep)
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "mitmtape: filter expression nests 1,000 levels deep (parentheses and `!` together); "
+        f"the limit is {MAX_FILTER_DEPTH}\n"
+    )
+
+
 def test_artifacts_list_show_download_delete(filled: Path, tmp_path: Path) -> None:
     target = tmp_path / "first.csv"
     assert (
@@ -189,6 +204,18 @@ def test_artifacts_list_show_download_delete(filled: Path, tmp_path: Path) -> No
     assert (copy / "first.csv").read_bytes() == target.read_bytes()
     assert run("--db", str(filled), "artifacts", "delete", artifact["id"])[0] == 0
     assert json.loads(run("--db", str(filled), "artifacts", "list", "--json")[1]) == []
+
+
+def test_artifacts_keep_bounds_the_kept_exports_also_for_stdout(filled: Path, capsys) -> None:
+    export = ("--db", str(filled), "export", "API Tests", "--format", "csv", "-o", "-")
+    for _ in range(3):
+        assert run(*export, "--artifacts-keep", "2")[0] == 0
+    assert len(json.loads(run("--db", str(filled), "artifacts", "list", "--json")[1])) == 2
+    capsys.readouterr()
+    assert run(*export, "--artifacts-keep", "-1")[0] == 1
+    assert capsys.readouterr().err == (
+        "mitmtape: the number of artifacts to keep per session must be 0 or more, got -1\n"
+    )
 
 
 def test_unknown_artifact_is_one_clear_line(filled: Path, capsys) -> None:
@@ -241,6 +268,80 @@ def test_import_of_a_broken_file_is_one_clear_line(tmp_path: Path, capsys) -> No
     assert err.startswith("mitmtape: broken.json: ") and err.count("\n") == 1
     sessions = json.loads(run("--db", str(tmp_path / "t.db"), "sessions", "--json")[1])
     assert len(sessions) == 1  # the new session was removed again
+
+
+# Enough small entries for seconds of importing (15,000 flows/s measured), so the signal
+# lands mid-import; the tests signal as soon as the first batch is committed.
+BIG_HAR_ENTRIES = 100_000
+HAR_ENTRY = {
+    "startedDateTime": "2024-01-01T00:00:00.000Z",
+    "time": 1,
+    "request": {"method": "GET", "url": "https://a.test/x", "httpVersion": "HTTP/1.1",
+                "headers": [], "queryString": [], "cookies": [], "headersSize": -1,
+                "bodySize": 0},
+    "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": [],
+                 "cookies": [], "content": {"size": 0, "mimeType": "text/plain"},
+                 "redirectURL": "", "headersSize": -1, "bodySize": 0},
+    "cache": {},
+    "timings": {"send": 0, "wait": 1, "receive": 0},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def big_har(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "big.har"
+    entries = ",".join([json.dumps(HAR_ENTRY)] * BIG_HAR_ENTRIES)
+    path.write_text(f'{{"log": {{"version": "1.2", "entries": [{entries}]}}}}')
+    return path
+
+
+def stored(db: Path, sql: str) -> int:
+    """One number from the database, read as another process would while the import writes."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def interrupt_import(db: Path, har: Path, signum: int, *extra: str) -> tuple[int, str]:
+    """Run `mitmtape import`, signal it once its first batch is committed; status and stderr."""
+    before = stored(db, "SELECT count(*) FROM flows")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mitmtape.cli", "--db", str(db), "import", str(har), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while stored(db, "SELECT count(*) FROM flows") == before and process.poll() is None:
+        assert time.monotonic() < deadline, "the import committed nothing within 60 s"
+        time.sleep(0.01)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_import_into_a_new_session_removes_it(
+    filled: Path, big_har: Path, signum: int, status: int
+) -> None:
+    sessions = stored(filled, "SELECT count(*) FROM sessions")
+    code, err = interrupt_import(filled, big_har, signum)
+
+    assert (code, err) == (status, "mitmtape: import interrupted; the new session was removed\n")
+    assert stored(filled, "SELECT count(*) FROM sessions") == sessions
+    assert stored(filled, "SELECT count(*) FROM sessions WHERE name LIKE '%(imported)'") == 0
+    assert stored(filled, "SELECT count(*) FROM flows") == 2
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_import_into_a_session_keeps_what_was_written(
+    filled: Path, big_har: Path, signum: int, status: int
+) -> None:
+    code, err = interrupt_import(filled, big_har, signum, "--into", "API Tests")
+
+    kept = stored(filled, "SELECT count(*) FROM flows") - 2
+    assert 0 < kept < BIG_HAR_ENTRIES
+    assert code == status
+    assert err == f"mitmtape: import interrupted; {count(kept, 'flow')} written before were kept\n"
 
 
 def test_compare_text_and_json(filled: Path, tmp_path: Path) -> None:

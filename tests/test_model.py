@@ -123,3 +123,27 @@ def test_times_are_rfc3339_utc_with_microseconds() -> None:
 def test_body_accepts_bare_string_and_null() -> None:
     assert Body.from_json("abc").data == b"abc"
     assert Body.from_json(None).data == b""
+
+
+@pytest.mark.parametrize("reason", ["streamed", "too-large"])
+def test_an_omitted_body_round_trips_its_reason_and_wire_size(reason: str) -> None:
+    body = Body(b"", 200_000_000, reason)  # type: ignore[arg-type]
+    document = body.to_json()
+    assert document == {"encoding": "utf-8", "data": "", "size": 200_000_000, "omitted": reason}
+    again = Body.from_json(document)
+    assert (again.data, again.size, again.omitted) == (b"", 200_000_000, reason)
+
+
+def test_a_kept_body_has_no_omitted_key() -> None:
+    assert "omitted" not in Body(b"abc").to_json()
+    assert Body.from_json({"encoding": "utf-8", "data": "abc", "size": 3}).omitted is None
+
+
+def test_an_unknown_omitted_reason_is_refused_in_one_sentence() -> None:
+    with pytest.raises(RecordFormatError, match="body omitted must be 'streamed' or 'too-large'"):
+        Body.from_json({"data": "", "size": 5, "omitted": "lost"})
+
+
+@pytest.mark.parametrize("size", [-1, 2**63, "12", True, 1.5])
+def test_an_omitted_body_with_an_impossible_size_reads_as_size_unknown(size: object) -> None:
+    assert Body.from_json({"data": "", "size": size, "omitted": "streamed"}).size == 0

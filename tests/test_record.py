@@ -6,7 +6,7 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from mitmtape.model import Timings
+from mitmtape.model import FlowRecord, Timings
 from mitmtape.record import flow_to_record, snapshot_from_wire, snapshot_of
 from mitmtape.snapshot import timings
 
@@ -165,3 +165,64 @@ def test_nothing_of_one_flow_leaks_into_the_next_record() -> None:
         second.request.pretty_url,
         second.request.http_version,
     )
+
+
+def _record(flow: http.HTTPFlow, max_body_size: int | None = None) -> FlowRecord:
+    return snapshot_from_wire(snapshot_of(flow, True, max_body_size)).to_record("s")
+
+
+def _streamed(flow: http.HTTPFlow, message: http.Message, length: str | None) -> http.HTTPFlow:
+    """A message as mitmproxy leaves it after streaming it (stream_large_bodies): no content."""
+    message.stream = True
+    message.data.content = None
+    if length is None:
+        message.headers.pop("content-length", None)
+        message.headers["transfer-encoding"] = "chunked"
+    else:
+        message.headers["content-length"] = length
+    return flow
+
+
+def test_a_streamed_response_is_recorded_omitted_with_its_content_length() -> None:
+    flow = tflow.tflow(resp=True)
+    record = _record(_streamed(flow, flow.response, "200000000"))
+    assert record.response is not None
+    body = record.response.body
+    assert (body.data, body.size, body.omitted) == (b"", 200_000_000, "streamed")
+    assert record.response_size == 200_000_000
+    assert record.request.body.omitted is None
+
+
+def test_a_streamed_request_without_a_length_is_omitted_with_size_unknown() -> None:
+    flow = tflow.tflow(resp=True)
+    record = _record(_streamed(flow, flow.request, None))
+    assert (record.request.body.omitted, record.request.body.size) == ("streamed", 0)
+
+
+def test_a_body_that_never_arrived_is_empty_not_streamed() -> None:
+    flow = tflow.tflow(resp=True, err=True)
+    flow.response.data.content = None  # the connection died before the body came
+    record = _record(flow)
+    assert record.response is not None
+    assert (record.response.body.data, record.response.body.omitted) == (b"", None)
+
+
+@pytest.mark.parametrize(("size", "kept"), [(1_000, True), (1_001, False)])
+def test_max_body_size_keeps_a_body_at_the_limit_and_omits_a_larger_one(
+    size: int, kept: bool
+) -> None:
+    flow = tflow.tflow(resp=True)
+    flow.request.content = b"q" * size
+    flow.response.content = b"r" * size
+    record = _record(flow, max_body_size=1_000)
+    assert record.response is not None
+    for body, byte in ((record.request.body, b"q"), (record.response.body, b"r")):
+        assert body.size == size
+        assert (body.data, body.omitted) == ((byte * size, None) if kept else (b"", "too-large"))
+
+
+def test_without_max_body_size_every_body_is_kept() -> None:
+    flow = tflow.tflow(resp=True)
+    flow.response.content = b"r" * 5_000_000
+    record = _record(flow)
+    assert record.response is not None and record.response.body.data == b"r" * 5_000_000

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from mitmtape.model import FlowRecord
+from mitmtape.model import Body, FlowRecord, format_time, new_id
 from mitmtape.store import (
+    BLOB_CHUNK_BYTES,
     SCHEMA_VERSION,
+    Artifact,
     FlowFilter,
     FlowNotFound,
     SessionNotFound,
@@ -244,3 +247,91 @@ def test_sessions_know_their_first_and_last_flow(store: Store, make_record: Reco
         records[-1].started_at,
     )
     assert listed.to_json()["first_flow_at"].endswith("Z")
+
+
+def test_omitted_bodies_keep_reason_and_size_in_listings_and_reads(
+    store: Store, make_record: RecordFactory
+) -> None:
+    session = store.active_session().id
+    record = make_record(session_id=session)
+    record.request.body = Body(b"", 1_234, "too-large")
+    assert record.response is not None
+    record.response.body = Body(b"", 200_000_000, "streamed")
+    store.add_flows([record])
+    [listed] = store.list_flows(session)
+    [[unread]] = store.iter_flow_batches(session, with_bodies=False)
+    [[read]] = store.iter_flow_batches(session)
+    for found in (listed, unread, read, store.get_flow(record.id)):
+        assert found.response is not None
+        assert (found.request.body.omitted, found.request.body.size) == ("too-large", 1_234)
+        assert (found.response.body.omitted, found.response.body.size) == ("streamed", 200_000_000)
+        assert found.response.body.data == b""
+    assert store.get_session(session).total_size == 200_001_234
+
+
+@pytest.mark.parametrize("extra", [0, 1, BLOB_CHUNK_BYTES + 7])
+def test_a_body_past_the_blob_chunk_size_is_written_whole(
+    store: Store, make_record: RecordFactory, extra: int
+) -> None:
+    """At the chunk size a body is bound as usual; past it, written by incremental blob I/O."""
+    session = store.active_session().id
+    data = bytes(range(256)) * ((BLOB_CHUNK_BYTES + extra) // 256) + b"!" * (extra % 256)
+    record = make_record(session_id=session, response_body=data, request_body=data[::-1])
+    store.add_flows([record])
+    found = store.get_flow(record.id)
+    assert found.response is not None and found.response.body.data == data
+    assert found.request.body.data == data[::-1]
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def kept(session_id: str | None, minute: int, type: str = "session_export") -> Artifact:
+    """An artifact made `minute` minutes after a fixed moment (so their order is known)."""
+    return Artifact(
+        id=new_id(),
+        type=type,
+        session_id=session_id,
+        title=f"export {minute}",
+        summary="",
+        file_name="x.json",
+        media_type="application/json",
+        size=2,
+        metadata={},
+        created_at=format_time(datetime(2026, 3, 8, 14, minute, tzinfo=UTC)),
+        content=b"[]",
+    )
+
+
+def test_keeping_n_artifacts_drops_the_oldest_of_that_session_and_type(store: Store) -> None:
+    session = store.active_session().id
+    other = store.create_session("other").id
+    untouched = [
+        store.add_artifact(kept(other, 0)),
+        store.add_artifact(kept(session, 0, type="report")),
+    ]
+    first = [store.add_artifact(kept(session, minute), keep=3) for minute in range(1, 4)]
+    assert {a.id for a in store.list_artifacts("session_export", session)} == {a.id for a in first}
+    newest = store.add_artifact(kept(session, 4), keep=3)
+    listed = store.list_artifacts("session_export", session)
+    assert [a.id for a in listed] == [newest.id, first[2].id, first[1].id]
+    assert {a.id for a in store.list_artifacts()} >= {a.id for a in untouched}
+
+
+def test_artifacts_of_no_session_are_pruned_as_one_group(store: Store) -> None:
+    session = store.active_session().id
+    mine = store.add_artifact(kept(session, 0))
+    selections = [store.add_artifact(kept(None, minute), keep=1) for minute in range(1, 3)]
+    assert {a.id for a in store.list_artifacts()} == {mine.id, selections[-1].id}
+
+
+def test_pruning_to_zero_deletes_all_and_a_negative_count_is_refused(store: Store) -> None:
+    session = store.active_session().id
+    for minute in range(3):
+        store.add_artifact(kept(session, minute))
+    with pytest.raises(StoreError, match="0 or more, not -1"):
+        store.prune_artifacts("session_export", session, -1)
+    with pytest.raises(StoreError, match="0 or more"):
+        store.add_artifact(kept(session, 9), keep=-1)
+    assert len(store.list_artifacts()) == 3  # the refused insert was rolled back
+    assert store.prune_artifacts("session_export", session, 0) == 3
+    assert store.list_artifacts() == []

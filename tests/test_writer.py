@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+from mitmproxy.log import ALERT
 from mitmproxy.test import tflow
 
 from mitmtape.record import snapshot_of
 from mitmtape.store import Store
-from mitmtape.writer import FlowWriter
+from mitmtape.writer import SPOOL_BODY_BYTES, FlowWriter, footprint
 from tests.conftest import RecordFactory
+from tests.e2e.tmpfs import fill, small_tmpfs
 
 
 def test_flush_commits_everything_submitted(store: Store, make_record: RecordFactory) -> None:
@@ -143,3 +149,129 @@ time.sleep(60)
         time.sleep(0.1)
     assert store.active_session().flow_count == 300
     store.close()
+
+
+def _alerts(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == ALERT]
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+
+
+def _wait_for(check: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
+def _stored_urls(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT url FROM flows ORDER BY rowid")]
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 3 MB tmpfs (the writer's database goes there, and it is then filled)."""
+    with small_tmpfs(tmp_path / "disk") as folder:
+        yield folder
+
+
+def _records(make_record: RecordFactory, session: str, count: int, start: int = 0) -> list:
+    return [
+        make_record(session_id=session, url=f"https://a.test/{n}", response_body=b"x" * 50_000)
+        for n in range(start, start + count)
+    ]
+
+
+def test_a_full_disk_keeps_flows_and_commits_them_in_order_when_space_returns(
+    disk: Path, make_record: RecordFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(ALERT)
+    store = Store(disk / "tape.db")
+    session = store.active_session().id
+    writer = FlowWriter(store.path)
+    assert writer.flush()  # the child has opened the database
+    filler = fill(disk)
+    records = _records(make_record, session, 20)
+    for record in records:
+        writer.submit(session, record)
+    assert writer.flush()  # tried and failed: a flush does not wait for the disk
+    assert store.count_flows(session) == 0
+    [failing] = _alerts(caplog)
+    assert "database or disk is full" in failing and "keeping 20 flows in memory" in failing
+    filler.unlink()
+    assert _wait_for(lambda: len(_alerts(caplog)) == 2)
+    assert _alerts(caplog)[1] == (
+        f"mitmtape: writing to {store.path} again: committed 20 flows that waited"
+    )
+    assert _stored_urls(store.path) == [record.request.url for record in records]
+    writer.close()
+    store.close()
+    assert len(_alerts(caplog)) == 2 and not _errors(caplog)
+
+
+@pytest.mark.parametrize(("spare", "dropped"), [(0, 0), (-1, 1)])
+def test_the_retry_buffer_holds_its_limit_and_drops_past_it_saying_how_many(
+    disk: Path,
+    make_record: RecordFactory,
+    caplog: pytest.LogCaptureFixture,
+    spare: int,
+    dropped: int,
+) -> None:
+    """Buffered flows filling the limit exactly are all kept; one byte less drops the last."""
+    caplog.set_level(ALERT)
+    store = Store(disk / "tape.db")
+    session = store.active_session().id
+    records = _records(make_record, session, 6)
+    limit = sum(footprint(record) for record in records) + spare
+    writer = FlowWriter(store.path, retry_buffer_bytes=limit)
+    assert writer.flush()
+    filler = fill(disk)
+    writer.submit(session, records[0])
+    assert writer.flush() and len(_alerts(caplog)) == 1  # writes fail from here on
+    for record in records[1:]:
+        writer.submit(session, record)
+    assert writer.flush()
+    drops = [message for message in _errors(caplog) if "dropped" in message]
+    if dropped:
+        assert drops == [
+            f"mitmtape: the write buffer is full ({limit // 2**20} MB): dropped 1 flows"
+        ]
+    else:
+        assert drops == []
+    filler.unlink()
+    assert _wait_for(lambda: len(_alerts(caplog)) == 2)
+    kept = records[: len(records) - dropped]
+    assert _stored_urls(store.path) == [record.request.url for record in kept]
+    assert _alerts(caplog)[1].endswith(f"committed {len(kept)} flows that waited")
+    writer.close()
+    store.close()
+
+
+@pytest.mark.parametrize("extra", [0, 1, 3_000_000])
+def test_large_bodies_travel_beside_their_flow_and_arrive_whole_in_order(
+    store: Store, extra: int
+) -> None:
+    """At SPOOL_BODY_BYTES a body rides in its flow's pickle; past it, beside it."""
+    session = store.active_session().id
+    writer = FlowWriter(store.path)
+    sent = []
+    for n in range(3):
+        flow = tflow.tflow(resp=True)
+        flow.request.path = f"/{n}"
+        flow.request.content = bytes([n]) * (SPOOL_BODY_BYTES + extra)
+        flow.response.content = bytes([n + 1]) * (SPOOL_BODY_BYTES + extra + n)
+        small = tflow.tflow(resp=True)
+        small.request.path = f"/small/{n}"
+        sent += [flow, small]
+        writer.submit(session, snapshot_of(flow, True))
+        writer.submit(session, snapshot_of(small, True))
+    writer.close()
+    [records] = list(store.iter_flow_batches(session))
+    assert [record.request.path for record in records] == [f.request.path for f in sent]
+    for record, flow in zip(records, sent, strict=True):
+        assert record.request.body.data == flow.request.raw_content
+        assert record.response is not None
+        assert record.response.body.data == flow.response.raw_content

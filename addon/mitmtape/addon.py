@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Optional
 from weakref import WeakKeyDictionary
 
 from mitmproxy import command, ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+from mitmproxy.utils import human
 
 from mitmtape.addon_api import ApiCommands
 from mitmtape.addon_copy import CopyCommands
@@ -17,6 +19,7 @@ from mitmtape.addon_export import ExportCommands
 from mitmtape.addon_import import ImportCommands
 from mitmtape.addon_keys import KeyCommands
 from mitmtape.compare import compare_sessions
+from mitmtape.export.pipeline import ARTIFACTS_KEEP, ExportError, check_artifacts_keep
 from mitmtape.record import snapshot_of
 from mitmtape.store import Store, StoreError, default_db_path
 from mitmtape.writer import FlowWriter
@@ -33,6 +36,7 @@ class MitmTape:
         self.session_id = ""
         self.is_running = False
         self.recording = True
+        self.max_body_size: int | None = None
         # Server connections whose first flow was recorded: later flows reused them.
         self._seen_servers: set[str] = set()
         # The response object recorded per flow, so an `error` after `response` is not a second
@@ -62,6 +66,20 @@ class MitmTape:
             "tape_session", str, "", "mitmtape session to record into, made if missing."
         )
         loader.add_option("tape_record", bool, True, "Record flows into the mitmtape session.")
+        loader.add_option(
+            "tape_max_body_size",
+            Optional[str],  # noqa: UP045 (mitmproxy's option types want typing's spelling)
+            None,
+            "Bodies larger than this (e.g. 10m, as stream_large_bodies) are recorded with their "
+            "size only, marked too-large; unset keeps every body.",
+        )
+        loader.add_option(
+            "tape_artifacts_keep",
+            int,
+            ARTIFACTS_KEEP,
+            "Exports kept as artifacts per session, newest first; older ones are deleted when "
+            "a new one is kept. 0 keeps none.",
+        )
         self.exports.load(loader)
         self.api.load(loader)
         for group in self.command_groups:
@@ -70,11 +88,24 @@ class MitmTape:
     def configure(self, updated: set[str]) -> None:
         self._configure_recording(updated)
         self.exports.configure(updated)
+        self._configure_artifacts(updated)
         self.api.configure(updated)
+        if self.api.server is not None:
+            self.api.server.artifacts_keep = ctx.options.tape_artifacts_keep
+
+    @staticmethod
+    def _configure_artifacts(updated: set[str]) -> None:
+        if "tape_artifacts_keep" in updated:
+            try:
+                check_artifacts_keep(ctx.options.tape_artifacts_keep)
+            except ExportError as exc:
+                raise exceptions.OptionsError(f"tape_artifacts_keep: {exc}") from None
 
     def _configure_recording(self, updated: set[str]) -> None:
         if "tape_record" in updated:
             self.recording = ctx.options.tape_record
+        if "tape_max_body_size" in updated:
+            self._configure_max_body_size()
         if updated & {"tape_db", "confdir", "tape_api"} or self.store is None:
             try:
                 self._open_store()
@@ -91,6 +122,16 @@ class MitmTape:
                 self._activate(session.id)
             except StoreError as exc:
                 raise exceptions.OptionsError(str(exc)) from None
+
+    def _configure_max_body_size(self) -> None:
+        value = ctx.options.tape_max_body_size
+        try:
+            self.max_body_size = human.parse_size(value)
+        except ValueError:
+            message = f"tape_max_body_size: {value!r} is not a size (examples: 500k, 10m, 1g)"
+            if self.is_running:
+                raise exceptions.OptionsError(message) from None
+            logger.error("mitmtape: %s", message)  # at start: one line, and mitmproxy exits
 
     def running(self) -> None:
         self.is_running = True
@@ -141,7 +182,7 @@ class MitmTape:
         fresh = flow.server_conn.id not in self._seen_servers
         self._seen_servers.add(flow.server_conn.id)
         self._recorded[flow] = flow.response
-        self.writer.submit(self.session_id, snapshot_of(flow, fresh))
+        self.writer.submit(self.session_id, snapshot_of(flow, fresh, self.max_body_size))
 
     def flush(self) -> None:
         """Wait until every captured flow is committed (tests and exports read after this)."""

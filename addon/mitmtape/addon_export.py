@@ -84,7 +84,9 @@ class ExportCommands:
         logger.info(result.message())
 
     def _options(self) -> ExportOptions:
-        return ExportOptions(redact=ctx.options.tape_redact)
+        return ExportOptions(
+            redact=ctx.options.tape_redact, artifacts_keep=ctx.options.tape_artifacts_keep
+        )
 
     @command.command("tape.export.formats")
     def formats(self) -> Sequence[str]:

@@ -22,13 +22,20 @@ from typing import Any
 from urllib.parse import quote
 
 from tornado.httpserver import HTTPServer
+from tornado.httputil import HTTPMessageDelegate, HTTPServerRequest
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from mitmtape import api_handlers as handlers
-from mitmtape.api_base import NotFoundHandler, own_origins
+from mitmtape.api_base import (
+    REQUEST_BODY_MAX,
+    BodyTooLargeHandler,
+    NotFoundHandler,
+    own_origins,
+)
 from mitmtape.api_events import HEARTBEAT_SECONDS, EventHub, EventsHandler, encode_event
-from mitmtape.api_transfer import ExportHandler, FileImportHandler, ImportHandler
+from mitmtape.api_transfer import ExportHandler, FileImportHandler, ImportHandler, UploadHandler
+from mitmtape.export.pipeline import ARTIFACTS_KEEP
 from mitmtape.importers import IMPORT_FILE_LIMIT
 from mitmtape.openapi import openapi_document
 from mitmtape.store import Store
@@ -38,8 +45,10 @@ from mitmtape.workspace import Workspace
 logger = logging.getLogger(__name__)
 
 API_WORKERS = 4
-# Bodies of requests other than imports (a new session's JSON) are read whole; this bounds them.
-REQUEST_BODY_MAX = 1024 * 1024
+# A connection that has not sent a whole request head within this many seconds (idle before
+# or between requests, or trickling its headers) is closed, as is one whose request body takes
+# longer (uploads get `UPLOAD_BODY_TIMEOUT`): a client cannot hold a connection open for good.
+API_IDLE_TIMEOUT = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 LOCALHOST = "localhost"
 
@@ -80,6 +89,30 @@ def loopback_address(host: str) -> str:
     return str(address)
 
 
+class ApiApplication(Application):
+    """Routes as tornado does, except that a body declared over `REQUEST_BODY_MAX` for a route
+    that reads its body whole goes to `BodyTooLargeHandler` (a 413 the client can read)."""
+
+    def get_handler_delegate(
+        self,
+        request: HTTPServerRequest,
+        target_class: type[RequestHandler],
+        target_kwargs: dict[str, Any] | None = None,
+        path_args: list[bytes] | None = None,
+        path_kwargs: dict[str, bytes] | None = None,
+    ) -> HTTPMessageDelegate:
+        declared = request.headers.get("Content-Length", "")
+        if (
+            declared.isdigit()
+            and int(declared) > REQUEST_BODY_MAX
+            and not issubclass(target_class, UploadHandler)
+        ):
+            target_class, target_kwargs = BodyTooLargeHandler, None
+        return super().get_handler_delegate(
+            request, target_class, target_kwargs, path_args, path_kwargs
+        )
+
+
 def _log_request(handler: RequestHandler) -> None:
     request = handler.request
     logger.debug("%s %s %s", handler.get_status(), request.method, request.path)
@@ -96,6 +129,8 @@ class ApiServer:
         port: int = 0,
         upload_limit: int = IMPORT_FILE_LIMIT,
         heartbeat: float = HEARTBEAT_SECONDS,
+        idle_timeout: float = API_IDLE_TIMEOUT,
+        artifacts_keep: int = ARTIFACTS_KEEP,
     ) -> None:
         if not token:
             raise ValueError("the mitmtape API needs a non-empty token")
@@ -104,6 +139,10 @@ class ApiServer:
         self.host = loopback_address(host)
         self.port = port
         self.upload_limit = upload_limit
+        self.idle_timeout = idle_timeout
+        # Exports made through the API keep this many artifacts per session (the addon sets it
+        # from `tape_artifacts_keep`).
+        self.artifacts_keep = artifacts_keep
         self.workspace = Workspace(store)
         # Told (from a worker thread) when a request changed which session is active, so a
         # proxy serving this API records where the page says.
@@ -150,13 +189,18 @@ class ApiServer:
             ready.set()
 
     async def _main(self, sockets: list[socket], ready: threading.Event) -> None:
-        application = Application(
+        application = ApiApplication(
             [*ROUTES, *WEB_ROUTES],
             api=self,
             default_handler_class=NotFoundHandler,
             log_function=_log_request,
         )
-        server = HTTPServer(application, max_body_size=REQUEST_BODY_MAX)
+        server = HTTPServer(
+            application,
+            max_body_size=REQUEST_BODY_MAX,
+            idle_connection_timeout=self.idle_timeout,
+            body_timeout=self.idle_timeout,
+        )
         server.add_sockets(sockets)
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from tornado.httputil import HTTPServerRequest
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from mitmtape.export.pipeline import ExportError
 from mitmtape.importers import FileTooLarge, ImportFailed
@@ -57,6 +57,11 @@ COOKIE_PURPOSE = b"mitmtape web page sign-in"
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 JSON_TYPE = "application/json"
+# Bodies of requests other than imports (a new session's JSON) are read whole; this bounds them.
+REQUEST_BODY_MAX = 1024 * 1024
+# A body declared over REQUEST_BODY_MAX is read past (and dropped) up to this size, so the
+# client can read the 413 instead of meeting a reset; a larger one is answered, then cut off.
+BODY_DISCARD_MAX = 64 * 1024 * 1024
 
 
 class ApiError(HTTPError):
@@ -309,3 +314,35 @@ class NotFoundHandler(ApiHandler):
         if not self.authorized():
             raise Unauthorized()
         raise ApiError(404, f"no API endpoint at {self.request.path}")
+
+
+def body_too_large(declared: int) -> str:
+    return (
+        f"the request body is {declared:,} bytes; this endpoint takes at most "
+        f"{REQUEST_BODY_MAX:,} bytes"
+    )
+
+
+@stream_request_body
+class BodyTooLargeHandler(ApiHandler):
+    """Stands in for any route that reads its body whole when the declared body is over
+    `REQUEST_BODY_MAX` (see `ApiApplication`): after the token check the body is read and
+    dropped, then the answer is a 413 naming the limit, where tornado would send a bare 400
+    and close the connection under a client still sending."""
+
+    async def prepare(self) -> None:
+        self.check_site()
+        if not self.authorized():
+            raise Unauthorized()
+        declared = int(self.request.headers["Content-Length"])
+        if declared > BODY_DISCARD_MAX:
+            raise ApiError(413, body_too_large(declared))
+        self.request.connection.set_max_body_size(declared)
+
+    def data_received(self, chunk: bytes) -> None:
+        """Nothing of a refused body is kept."""
+
+    async def refuse(self, *args: str) -> None:
+        raise ApiError(413, body_too_large(int(self.request.headers["Content-Length"])))
+
+    get = head = post = put = patch = delete = options = refuse

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from mitmtape.api import ApiServer
@@ -17,13 +19,21 @@ from mitmtape.codegen import TARGETS, generate
 from mitmtape.compare import compare_sessions
 from mitmtape.export.formats import FORMATS
 from mitmtape.export.pipeline import (
+    ARTIFACTS_KEEP,
     ExportError,
     ExportOptions,
     export_session,
     resolve_destination,
 )
-from mitmtape.humanize import human_size
-from mitmtape.importers import IMPORTERS, ImportFailed, import_file, import_new_session
+from mitmtape.humanize import count, human_size
+from mitmtape.importers import (
+    IMPORTERS,
+    ImportCancelled,
+    ImportFailed,
+    ImportResult,
+    import_file,
+    import_new_session,
+)
 from mitmtape.importers.summary import outcome
 from mitmtape.model import FlowRecord, Session
 from mitmtape.progress import ProgressBar
@@ -115,6 +125,7 @@ def cmd_export(store: Store, args: argparse.Namespace, out: TextIO) -> None:
         flow_filter=flow_filter_of(args),
         matches=compile_expression(args.filter) if args.filter else None,
         redact=args.redact,
+        artifacts_keep=args.artifacts_keep,
         progress=ProgressBar(f"export {args.format}") if sys.stderr.isatty() else None,
     )
     if args.output != "-":
@@ -177,18 +188,66 @@ def cmd_copy(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     out.write(generate(args.target, store.get_flow(args.flow_id)) + "\n")
 
 
+class Interrupted(Exception):
+    """Ends the command with this one line on stderr and the shell's status for the signal."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.status = INTERRUPT_STATUS_BASE + signum
+
+
+# A process ended by signal N exits with 128 + N as shells report it: 130 SIGINT, 143 SIGTERM.
+INTERRUPT_STATUS_BASE = 128
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def interrupt_requests() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM noted, not acted on, while the block runs: the import checks the list
+    between entries and stops at a batch boundary, so no transaction is cut and no traceback
+    is printed. The previous handlers come back afterwards."""
+    received: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in INTERRUPT_SIGNALS}
+    for signum in INTERRUPT_SIGNALS:
+        signal.signal(signum, lambda number, _frame: received.append(number))
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def cmd_import(store: Store, args: argparse.Namespace, out: TextIO) -> None:
-    if args.into:
-        session = store.get_session(args.into)
-        result = import_file(store, args.file, session.id, args.format)
-    else:
-        session, result = import_new_session(store, args.file, args.format)
+    with interrupt_requests() as received:
+        try:
+            session, result = _import(store, args, cancel=lambda: bool(received))
+        except ImportCancelled as exc:
+            raise Interrupted(_interrupted(args, exc.kept), received[0]) from None
+        if received:  # the signal came after the last check: it ends the import all the same
+            if not args.into:
+                store.delete_session(session.id)
+            raise Interrupted(_interrupted(args, result.imported), received[0])
     if args.json:
         print_json({"session": session.id, **result.to_json()}, out)
         return
     out.write(f"{outcome(result)} into {session.name!r} ({session.id})\n")
     for error in result.errors:
         out.write(f"  {error}\n")
+
+
+def _import(
+    store: Store, args: argparse.Namespace, cancel: Callable[[], bool]
+) -> tuple[Session, ImportResult]:
+    if args.into:
+        session = store.get_session(args.into)
+        return session, import_file(store, args.file, session.id, args.format, cancel)
+    return import_new_session(store, args.file, args.format, cancel)
+
+
+def _interrupted(args: argparse.Namespace, kept: int) -> str:
+    if not args.into:
+        return "import interrupted; the new session was removed"
+    return f"import interrupted; {count(kept, 'flow')} written before were kept"
 
 
 def cmd_compare(store: Store, args: argparse.Namespace, out: TextIO) -> None:
@@ -250,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--status-min", type=int, help="only statuses at least this")
     export.add_argument("--status-max", type=int, help="only statuses at most this")
     export.add_argument("--redact", action="store_true", help="mask secrets in headers")
+    export.add_argument(
+        "--artifacts-keep",
+        type=int,
+        default=ARTIFACTS_KEEP,
+        metavar="N",
+        help=f"keep the N newest exports of the session as artifacts (default {ARTIFACTS_KEEP}; "
+        "0 keeps none)",
+    )
     export.set_defaults(handler=cmd_export)
 
     imports = commands.add_parser("import", help="import a HAR or mitmtape JSON file")
@@ -300,6 +367,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         handler: Command = args.handler
         handler(store, args, out)
+    except Interrupted as exc:
+        print(f"mitmtape: {exc}", file=sys.stderr)
+        return exc.status
     except (StoreError, CliError, ExportError, FilterError, ImportFailed) as exc:
         print(f"mitmtape: {exc}", file=sys.stderr)
         return 1

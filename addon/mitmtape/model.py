@@ -90,27 +90,42 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
+Omitted = Literal["streamed", "too-large"]
+# Why a body was not kept (spec section 9), and the sentence every door shows for it.
+OMISSIONS: dict[str, str] = {
+    "streamed": "not recorded: mitmproxy streamed it (stream_large_bodies)",
+    "too-large": "not recorded: larger than tape_max_body_size",
+}
+# The largest size a body object may state: SQLite's INTEGER, the store's size columns.
+MAX_BODY_SIZE = 2**63 - 1
+
+
 @dataclass(slots=True)
 class Body:
-    """Bytes as they crossed the wire (still content-encoded).
+    """Bytes as they crossed the wire (still content-encoded), or why they were not kept.
 
-    A record read for a listing carries no body bytes; `omitted` then keeps the real size so
-    sizes stay right without loading what nobody will print.
+    `wire_size` keeps the real size where the bytes are not here: a record read for a listing
+    (sizes stay right without loading what nobody will print), or a body mitmtape did not keep,
+    whose `omitted` says why.
     """
 
     data: bytes = b""
-    omitted: int = field(default=0, compare=False)
+    wire_size: int = field(default=0, compare=False)
+    omitted: Omitted | None = None
 
     @property
     def size(self) -> int:
-        return len(self.data) or self.omitted
+        return len(self.data) or self.wire_size
 
     def to_json(self) -> dict[str, Any]:
         try:
-            return {"encoding": "utf-8", "data": self.data.decode("utf-8"), "size": self.size}
+            body = {"encoding": "utf-8", "data": self.data.decode("utf-8"), "size": self.size}
         except UnicodeDecodeError:
             encoded = base64.b64encode(self.data).decode("ascii")
-            return {"encoding": "base64", "data": encoded, "size": self.size}
+            body = {"encoding": "base64", "data": encoded, "size": self.size}
+        if self.omitted is not None:
+            body["omitted"] = self.omitted
+        return body
 
     @classmethod
     def from_json(cls, value: Any) -> Body:
@@ -121,6 +136,8 @@ class Body:
             return cls(value.encode("utf-8"))
         if not isinstance(value, dict):
             raise RecordFormatError(f"body must be an object, got {type(value).__name__}")
+        if value.get("omitted") is not None:
+            return cls._omitted_from_json(value)
         data = value.get("data") or ""
         encoding = str(value.get("encoding") or "utf-8").lower()
         if encoding == "base64":
@@ -131,6 +148,20 @@ class Body:
         if encoding not in ("utf-8", "utf8", "text"):
             raise RecordFormatError(f"unknown body encoding {encoding!r}")
         return cls(str(data).encode("utf-8"))
+
+    @classmethod
+    def _omitted_from_json(cls, value: dict[str, Any]) -> Body:
+        """A body that was not kept: its reason and the size that crossed the wire.
+
+        A size that is not a whole number within range is not known, so it reads as 0.
+        """
+        reason = value["omitted"]
+        if reason not in OMISSIONS:
+            known = " or ".join(repr(name) for name in OMISSIONS)
+            raise RecordFormatError(f"body omitted must be {known}, not {reason!r}")
+        size = value.get("size")
+        fits = isinstance(size, int) and not isinstance(size, bool) and 0 <= size <= MAX_BODY_SIZE
+        return cls(b"", size if fits else 0, reason)
 
 
 def headers_to_json(headers: Headers) -> list[list[str]]:
@@ -216,6 +247,10 @@ class Request:
         parts = urlsplit(url)
         if not parts.scheme or not parts.netloc:
             raise RecordFormatError(f"request url is not absolute: {url!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a port out of range (0-65535) or not a number
+        except ValueError:
+            raise RecordFormatError(f"request url has an invalid port: {url!r}") from None
         return cls(
             method=method,
             url=url,

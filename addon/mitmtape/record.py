@@ -16,6 +16,7 @@ from mitmproxy.websocket import WebSocketData
 from mitmproxy.websocket import WebSocketMessage as MitmWebSocketMessage
 from wsproto.frame_protocol import Opcode
 
+from mitmtape.filterguard import FilterTooComplex, check_filter
 from mitmtape.model import (
     FlowRecord,
     Headers,
@@ -25,6 +26,8 @@ from mitmtape.model import (
     WebSocketMessage,
 )
 from mitmtape.snapshot import (
+    STREAMED,
+    BodyWire,
     FlowSnapshot,
     MessageSnapshot,
     RawHeaders,
@@ -52,12 +55,15 @@ def _trailer_fields(trailers: http.Headers | None) -> RawHeaders | None:
     return None if trailers is None else trailers.fields
 
 
-def snapshot_of(flow: http.HTTPFlow, fresh_connection: bool = True) -> WireSnapshot:
+def snapshot_of(
+    flow: http.HTTPFlow, fresh_connection: bool = True, max_body_size: int | None = None
+) -> WireSnapshot:
     """Copy what a record needs out of a flow, as raw as mitmproxy holds it.
 
     This runs on mitmproxy's event loop for every flow, so it does the least it can: plain
     tuples of mitmproxy's raw values in its constructors' argument order, nothing decoded or
-    derived (`snapshot_from_wire` does that in the writer process).
+    derived (`snapshot_from_wire` does that in the writer process). A body over
+    `max_body_size` (`tape_max_body_size`) is left out, its size kept.
     """
     request, response, server = flow.request.data, flow.response, flow.server_conn
     websocket = flow.websocket
@@ -71,12 +77,12 @@ def snapshot_of(flow: http.HTTPFlow, fresh_connection: bool = True) -> WireSnaps
             request.path,
             request.http_version,
             request.headers.fields,
-            request.content,
+            _body_wire(request.content, flow.request.stream, max_body_size),
             _trailer_fields(request.trailers),
             request.timestamp_start,
             request.timestamp_end,
         ),
-        None if response is None else _response_wire(response.data),
+        None if response is None else _response_wire(response, max_body_size),
         (
             server.address,
             server.peername,
@@ -102,17 +108,27 @@ def snapshot_of(flow: http.HTTPFlow, fresh_connection: bool = True) -> WireSnaps
     )
 
 
-def _response_wire(response: http.ResponseData) -> ResponseWire:
+def _response_wire(message: http.Response, max_body_size: int | None) -> ResponseWire:
+    response = message.data
     return (
         response.http_version,
         response.status_code,
         response.reason,
         response.headers.fields,
-        response.content,
+        _body_wire(response.content, message.stream, max_body_size),
         _trailer_fields(response.trailers),
         response.timestamp_start,
         response.timestamp_end,
     )
+
+
+def _body_wire(content: bytes | None, streamed: object, max_body_size: int | None) -> BodyWire:
+    """The body as kept: mitmproxy keeps none of a streamed one, mitmtape none over the limit."""
+    if content is None:
+        return STREAMED if streamed else None
+    if max_body_size is not None and len(content) > max_body_size:
+        return ("too-large", len(content))
+    return content
 
 
 class _MessageViews(threading.local):
@@ -283,7 +299,7 @@ def record_to_flow(record: FlowRecord) -> http.HTTPFlow:
 
 
 class FilterError(ValueError):
-    """A mitmproxy filter expression that does not parse; the message quotes it."""
+    """A mitmproxy filter expression refused: it does not parse, or would take too long to."""
 
 
 def compile_expression(expression: str) -> Callable[[FlowRecord], bool]:
@@ -291,7 +307,12 @@ def compile_expression(expression: str) -> Callable[[FlowRecord], bool]:
 
     mitmproxy's own filter language, run on the flow rebuilt from each record, so every
     operator (`~b`, `~hq`, `~c`, `~websocket`...) means exactly what it means in mitmproxy.
+    The guard goes first: mitmproxy 11's parser is exponential in nesting (`filterguard`).
     """
+    try:
+        check_filter(expression)
+    except FilterTooComplex as exc:
+        raise FilterError(str(exc)) from None
     try:
         matcher = flowfilter.parse(expression)
     except ValueError:

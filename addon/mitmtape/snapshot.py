@@ -17,6 +17,7 @@ from mitmtape.model import (
     Body,
     FlowRecord,
     Headers,
+    Omitted,
     Request,
     Response,
     Timings,
@@ -24,6 +25,11 @@ from mitmtape.model import (
 )
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
+# A body in the wire form: the bytes mitmproxy kept (None: it never got any), or, for a body
+# mitmtape does not keep, why (an `Omitted` name) and its size (None: the headers tell).
+OmittedWire = tuple[Omitted, int | None]
+BodyWire = bytes | OmittedWire | None
+STREAMED: OmittedWire = ("streamed", None)
 WebSocketMessages = tuple[tuple[bool, bool, float, bytes], ...]
 
 # The wire form, in the argument order of mitmproxy's `Request` and `Response` constructors:
@@ -32,11 +38,11 @@ WebSocketMessages = tuple[tuple[bool, bool, float, bytes], ...]
 #  trailers, timestamp_start, timestamp_end); the server part is `ServerSnapshot`'s fields and
 # the rest `FlowSnapshot`'s.
 RequestWire = tuple[
-    str, int, bytes, bytes, bytes, bytes, bytes, RawHeaders, bytes | None, RawHeaders | None,
+    str, int, bytes, bytes, bytes, bytes, bytes, RawHeaders, BodyWire, RawHeaders | None,
     float, float | None,
 ]  # fmt: skip
 ResponseWire = tuple[
-    bytes, int, bytes, RawHeaders, bytes | None, RawHeaders | None, float, float | None
+    bytes, int, bytes, RawHeaders, BodyWire, RawHeaders | None, float, float | None
 ]
 ServerWire = tuple[
     tuple[str, int] | None, tuple[str, int] | None, str | None, str | None, bytes | None,
@@ -51,7 +57,7 @@ WireSnapshot = tuple[
 class MessageSnapshot(NamedTuple):
     http_version: str
     fields: RawHeaders
-    content: bytes | None
+    content: BodyWire
     trailers: RawHeaders | None
     timestamp_start: float | None
     timestamp_end: float | None
@@ -200,9 +206,29 @@ def _request(request: RequestSnapshot) -> Request:
         path=request.path.split("?", 1)[0] or "/",
         http_version=message.http_version,
         headers=headers_of(message.fields),
-        body=Body(message.content or b""),
+        body=body_of(message),
         trailers=None if message.trailers is None else headers_of(message.trailers),
     )
+
+
+def body_of(message: MessageSnapshot) -> Body:
+    """The body kept, or the record of one not kept with the size that crossed the wire."""
+    content = message.content
+    if not isinstance(content, tuple):
+        return Body(content or b"")
+    reason, size = content
+    return Body(b"", declared_length(message.fields) if size is None else size, reason)
+
+
+def declared_length(fields: RawHeaders) -> int:
+    """The Content-Length a message's headers state, or 0 when they state none (chunked)."""
+    for name, value in fields:
+        if name.lower() == b"content-length":
+            try:
+                return max(int(value), 0)
+            except ValueError:
+                return 0
+    return 0
 
 
 def _response(response: ResponseSnapshot | None) -> Response | None:
@@ -214,7 +240,7 @@ def _response(response: ResponseSnapshot | None) -> Response | None:
         reason=response.reason,
         http_version=message.http_version,
         headers=headers_of(message.fields),
-        body=Body(message.content or b""),
+        body=body_of(message),
         trailers=None if message.trailers is None else headers_of(message.trailers),
     )
 

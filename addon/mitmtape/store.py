@@ -33,6 +33,8 @@ DB_FILE_NAME = "mitmtape.db"
 DB_ENV = "MITMTAPE_DB"
 DEFAULT_CONFDIR = "~/.mitmproxy"
 READ_BATCH = 5_000
+# Bodies larger than this are written by incremental blob I/O, a chunk of this size at a time.
+BLOB_CHUNK_BYTES = 1 << 20
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -198,8 +200,15 @@ NO_FILTER = FlowFilter()
 
 
 def _record_row(record: FlowRecord) -> tuple[Any, ...]:
-    """The indexed columns of a record, and its JSON form without bodies."""
+    """The indexed columns of a record, and its JSON form without body bytes.
+
+    A body that was not kept has no bytes to keep apart, so its object (reason and size) stays
+    in the document, where listings read it.
+    """
     document = record.to_json(bodies=False)
+    for part, body in Store._bodies_of(record):
+        if body.omitted is not None:
+            document[part]["body"] = body.to_json()
     content_type = media_type(record.response.content_type) if record.response else ""
     return (
         record.id,
@@ -279,10 +288,13 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # A COMMIT that failed (a full disk) may leave the transaction open: close it,
+                # or every later one would fail too.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._transaction() as db:
@@ -424,21 +436,42 @@ class Store:
                 f"INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 16)})",
                 [_record_row(record) for record in kept],
             )
+            bodies = [
+                (record.id, part, body.data)
+                for record in kept
+                for part, body in self._bodies_of(record)
+                if body.data
+            ]
             db.executemany(
                 "INSERT INTO bodies (flow_id, part, data) VALUES (?, ?, ?)",
-                [
-                    (record.id, part, body.data)
-                    for record in kept
-                    for part, body in self._bodies_of(record)
-                    if body.data
-                ],
+                [body for body in bodies if len(body[2]) <= BLOB_CHUNK_BYTES],
             )
+            for flow_id, part, data in bodies:
+                if len(data) > BLOB_CHUNK_BYTES:
+                    self._write_blob(db, flow_id, part, data)
             now = format_time(utc_now())
             db.executemany(
                 "UPDATE sessions SET updated_at = ? WHERE id = ?",
                 [(now, session_id) for session_id in {record.session_id for record in kept}],
             )
         return len(kept)
+
+    @staticmethod
+    def _write_blob(db: sqlite3.Connection, flow_id: str, part: str, data: bytes) -> None:
+        """A large body written in place, a chunk at a time.
+
+        Bound as one parameter, SQLite would copy the whole body before writing it; a zeroblob
+        takes no memory, and incremental blob I/O writes through the page cache.
+        """
+        cursor = db.execute(
+            "INSERT INTO bodies (flow_id, part, data) VALUES (?, ?, zeroblob(?))",
+            (flow_id, part, len(data)),
+        )
+        assert cursor.lastrowid is not None
+        view = memoryview(data)
+        with db.blobopen("bodies", "data", cursor.lastrowid) as blob:
+            for start in range(0, len(view), BLOB_CHUNK_BYTES):
+                blob.write(view[start : start + BLOB_CHUNK_BYTES])
 
     @staticmethod
     def _bodies_of(record: FlowRecord) -> list[tuple[str, Body]]:
@@ -517,9 +550,14 @@ class Store:
         """A record from its row; bodies from `bodies`, or only their sizes when not read."""
         record = FlowRecord.from_json(json.loads(row[15]))
         request_size, response_size = row[10], row[11]
-        record.request.body = Body(bodies.get((record.id, "request"), b""), request_size)
-        if record.response is not None:
-            record.response.body = Body(bodies.get((record.id, "response"), b""), response_size)
+        request = record.request
+        request.body = Body(
+            bodies.get((record.id, "request"), b""), request_size, request.body.omitted
+        )
+        if (response := record.response) is not None:
+            response.body = Body(
+                bodies.get((record.id, "response"), b""), response_size, response.body.omitted
+            )
         return record
 
     def get_flow(self, flow_id: str) -> FlowRecord:
@@ -533,29 +571,60 @@ class Store:
 
     # Artifacts
 
-    def add_artifact(self, artifact: Artifact) -> Artifact:
-        """Keep an artifact; `artifact.content` must hold its bytes."""
+    def add_artifact(self, artifact: Artifact, keep: int | None = None) -> Artifact:
+        """Keep an artifact; `artifact.content` must hold its bytes.
+
+        With `keep`, the artifacts of the same type and session beyond the `keep` newest are
+        deleted in the same transaction, so a crash never leaves more (or fewer) behind.
+        """
         if artifact.content is None:
             raise StoreError(f"artifact {artifact.title!r} has no content")
         with self._transaction() as db:
-            db.execute(
-                f"INSERT INTO artifacts ({ARTIFACT_COLUMNS}, content) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    artifact.id,
-                    artifact.type,
-                    artifact.session_id,
-                    artifact.title,
-                    artifact.summary,
-                    artifact.file_name,
-                    artifact.media_type,
-                    artifact.size,
-                    json.dumps(artifact.metadata, ensure_ascii=False),
-                    artifact.created_at,
-                    artifact.content,
-                ),
-            )
+            self._insert_artifact(db, artifact)
+            if keep is not None:
+                self._prune_artifacts(db, artifact.type, artifact.session_id, keep)
         return artifact
+
+    def prune_artifacts(self, type: str, session_id: str | None, keep: int) -> int:
+        """Delete the artifacts of this type and session beyond the `keep` newest; how many."""
+        with self._transaction() as db:
+            return self._prune_artifacts(db, type, session_id, keep)
+
+    @staticmethod
+    def _prune_artifacts(
+        db: sqlite3.Connection, type: str, session_id: str | None, keep: int
+    ) -> int:
+        if keep < 0:
+            raise StoreError(f"the number of artifacts to keep must be 0 or more, not {keep}")
+        # Artifacts of no session (exports of a selection) are pruned as one group.
+        same = "type = ? AND " + ("session_id = ?" if session_id else "session_id IS NULL")
+        params = [type, session_id] if session_id else [type]
+        cursor = db.execute(
+            f"DELETE FROM artifacts WHERE {same} AND id NOT IN ("
+            f"SELECT id FROM artifacts WHERE {same} ORDER BY created_at DESC, id DESC LIMIT ?)",
+            [*params, *params, keep],
+        )
+        return cursor.rowcount
+
+    @staticmethod
+    def _insert_artifact(db: sqlite3.Connection, artifact: Artifact) -> None:
+        db.execute(
+            f"INSERT INTO artifacts ({ARTIFACT_COLUMNS}, content) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                artifact.id,
+                artifact.type,
+                artifact.session_id,
+                artifact.title,
+                artifact.summary,
+                artifact.file_name,
+                artifact.media_type,
+                artifact.size,
+                json.dumps(artifact.metadata, ensure_ascii=False),
+                artifact.created_at,
+                artifact.content,
+            ),
+        )
 
     def list_artifacts(
         self,

@@ -8,6 +8,12 @@ when it reaches `WRITE_BATCH` flows or `WRITE_INTERVAL_S` after its first flow, 
 transaction; when the proxy dies (even by SIGKILL) the child reads end-of-file, commits what it
 has and exits. The child runs at a lower CPU priority, so on a busy machine the proxy comes
 first.
+
+When the database cannot be written (a full disk), the child keeps the flows it could not
+commit, up to `WRITE_RETRY_BUFFER_BYTES`, and retries with backoff; it tells the proxy once when
+writes start failing and once when they work again, and the proxy logs both at `ALERT`.
+Bodies over `SPOOL_BODY_BYTES` travel beside their flow's pickle, written from mitmproxy's own
+bytes, so neither process makes a second copy of them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 import pickle
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,6 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from mitmproxy.log import ALERT
 
 from mitmtape.model import FlowRecord
 from mitmtape.record import snapshot_from_wire
@@ -35,12 +44,23 @@ from mitmtape.store import Store
 WRITE_BATCH = 500
 WRITE_INTERVAL_S = 0.1
 SEND_INTERVAL_S = 0.05
+# A body larger than this is sent to the child on its own, not inside its flow's pickle.
+SPOOL_BODY_BYTES = 1 << 20
+# Flows that could not be committed wait in the child up to this much memory; past it, newer
+# flows are dropped (and counted). Retries start after the first delay and double to the most.
+WRITE_RETRY_BUFFER_BYTES = 256 * 1024 * 1024
+WRITE_RETRY_FIRST_S = 0.25
+WRITE_RETRY_MAX_S = 5.0
+# What a waiting record costs beyond its bodies, headers and URL (its objects and JSON).
+RECORD_OVERHEAD_BYTES = 1024
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 logger = logging.getLogger(__name__)
 
 WrittenCallback = Callable[[list[dict[str, Any]]], None]
 Item = tuple[str, WireSnapshot | FlowRecord]
+# What waits for the sender: a pickled item, or a spooled flow (its pickle, then its bodies).
+Outgoing = bytes | tuple[bytes, ...]
 
 
 class FlowWriter:
@@ -55,6 +75,7 @@ class FlowWriter:
         on_written: WrittenCallback | None = None,
         batch_size: int = WRITE_BATCH,
         interval: float = WRITE_INTERVAL_S,
+        retry_buffer_bytes: int = WRITE_RETRY_BUFFER_BYTES,
     ) -> None:
         self.on_written = on_written
         self.written = 0
@@ -64,7 +85,7 @@ class FlowWriter:
         # never tracks it, and the flow's objects are let go at once, on mitmproxy's thread.
         # The sender drains the queue every SEND_INTERVAL_S: waking a thread per flow would
         # hand the GIL back and forth with mitmproxy's event loop.
-        self._pending: collections.deque[bytes] = collections.deque()
+        self._pending: collections.deque[Outgoing] = collections.deque()
         self._wake = threading.Event()
         self._closing = False
         python_path = os.pathsep.join(
@@ -72,7 +93,7 @@ class FlowWriter:
         )
         self._child = subprocess.Popen(
             [sys.executable, "-m", "mitmtape.writer", os.fspath(db_path), str(batch_size),
-             str(interval), "1" if on_written else "0"],
+             str(interval), "1" if on_written else "0", str(retry_buffer_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": python_path},
@@ -82,12 +103,25 @@ class FlowWriter:
         self._sender.start()
         self._listener.start()
 
+    @property
+    def pid(self) -> int:
+        """The child process's id (its memory is what large bodies would cost)."""
+        return self._child.pid
+
     def submit(self, session_id: str, flow: WireSnapshot | FlowRecord) -> None:
-        """Queue one flow for `session_id`; never blocks (a pickle and an append)."""
-        self._queue(("flow", (session_id, flow)))
+        """Queue one flow for `session_id`; never blocks (a size check, a pickle, an append)."""
+        if isinstance(flow, tuple) and _has_large_body(flow):
+            # One append: flows submitted from other threads cannot land between the parts.
+            self._pending.append(_spooled(session_id, flow))
+        else:
+            self._queue(("flow", (session_id, flow)))
 
     def flush(self, timeout: float | None = 30.0) -> bool:
-        """Wait until everything submitted so far is committed; False on timeout or death."""
+        """Wait until everything submitted so far was tried; False on timeout or death.
+
+        While the database cannot be written, what failed waits in the child: a flush does not
+        wait for the disk.
+        """
         return self._marker("flush", timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -126,8 +160,7 @@ class FlowWriter:
                 pending = self._pending
                 chunks = [pending.popleft() for _ in range(len(pending))]
                 if chunks:
-                    self._child.stdin.write(b"".join(chunks))
-                    self._child.stdin.flush()
+                    _write_all(self._child.stdin, chunks)
         except (BrokenPipeError, OSError):
             logger.error("mitmtape: the writer process ended; flows are no longer recorded")
         finally:
@@ -147,31 +180,138 @@ class FlowWriter:
                     self.on_written(summaries)
             elif kind == "done":
                 self._waiting.pop(value).set()
+            elif kind == "alert":
+                logger.log(ALERT, "mitmtape: %s", value)
             elif kind == "error":
                 logger.error("mitmtape: %s", value)
         for event in self._waiting.values():
             event.set()
 
 
-class _ChildWriter:
-    """The child's side: read items, gather batches, commit, report back."""
+# Where a body sits in the wire form's request and response tuples.
+REQUEST_BODY, RESPONSE_BODY = 8, 4
 
-    def __init__(self, db_path: str, batch_size: int, interval: float, report: bool) -> None:
+
+def _is_large(body: object) -> bool:
+    return type(body) is bytes and len(body) > SPOOL_BODY_BYTES
+
+
+def _has_large_body(wire: WireSnapshot) -> bool:
+    response = wire[1]
+    return _is_large(wire[0][REQUEST_BODY]) or (
+        response is not None and _is_large(response[RESPONSE_BODY])
+    )
+
+
+def _with_body(message: Any, index: int, body: object) -> Any:
+    return (*message[:index], body, *message[index + 1 :])
+
+
+def _spooled(session_id: str, wire: WireSnapshot) -> tuple[bytes, ...]:
+    """A flow's pickle without its large bodies, then those bodies (request first) as they are.
+
+    Pickled whole, a large body would be copied on mitmproxy's event loop and once more in the
+    child; sent beside its flow, it is read there straight into the one bytes object it needs.
+    """
+    request, response, *rest = wire
+    bodies: list[bytes] = []
+    sizes: list[int | None] = []
+    if _is_large(request[REQUEST_BODY]):
+        bodies.append(request[REQUEST_BODY])  # type: ignore[arg-type]
+        request = _with_body(request, REQUEST_BODY, None)
+    sizes.append(len(bodies[0]) if bodies else None)
+    if response is not None and _is_large(response[RESPONSE_BODY]):
+        bodies.append(response[RESPONSE_BODY])  # type: ignore[arg-type]
+        response = _with_body(response, RESPONSE_BODY, None)
+        sizes.append(len(bodies[-1]))
+    else:
+        sizes.append(None)
+    head = ("spooled", (session_id, (request, response, *rest), tuple(sizes)))
+    return (pickle.dumps(head, pickle.HIGHEST_PROTOCOL), *bodies)
+
+
+def _unspooled(
+    stream: IO[bytes], session_id: str, wire: Any, sizes: tuple[int | None, int | None]
+) -> tuple[str, WireSnapshot]:
+    """The flow `_spooled` sent, its large bodies read back into their places."""
+    request, response, *rest = wire
+    request_size, response_size = sizes
+    if request_size is not None:
+        request = _with_body(request, REQUEST_BODY, _read_exactly(stream, request_size))
+    if response_size is not None:
+        response = _with_body(response, RESPONSE_BODY, _read_exactly(stream, response_size))
+    return session_id, (request, response, *rest)
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)  # one bytes object, filled in place by the buffered reader
+    if len(data) < size:
+        raise EOFError("the proxy went away in the middle of a body")
+    return data
+
+
+def _write_all(stream: IO[bytes], chunks: list[Outgoing]) -> None:
+    """Pickles joined into few writes; a spooled body written from its own bytes, not joined."""
+    small: list[bytes] = []
+    for chunk in chunks:
+        if isinstance(chunk, bytes):
+            small.append(chunk)
+            continue
+        head, *bodies = chunk
+        stream.write(b"".join([*small, head]))
+        small.clear()
+        for body in bodies:
+            stream.write(body)
+    if small:
+        stream.write(b"".join(small))
+    stream.flush()
+
+
+def footprint(record: FlowRecord) -> int:
+    """About the memory a waiting record holds: bodies, headers, URL and a fixed overhead."""
+    size = RECORD_OVERHEAD_BYTES + len(record.request.url)
+    for message in (record.request, record.response):
+        if message is not None:
+            size += len(message.body.data)
+            size += sum(len(name) + len(value) for name, value in message.headers)
+    return size + sum(len(message.content) for message in record.websocket or ())
+
+
+class _ChildWriter:
+    """The child's side: read items, gather batches, commit (or keep and retry), report back."""
+
+    def __init__(
+        self, db_path: str, batch_size: int, interval: float, report: bool, buffer_bytes: int
+    ) -> None:
         self.store = Store(db_path)
         self.batch_size = batch_size
         self.interval = interval
         self.report = report
+        self.buffer_bytes = buffer_bytes
         self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.out: IO[bytes] = sys.stdout.buffer
+        # Records not yet committed, oldest first, with their footprints.
+        self.waiting: collections.deque[tuple[FlowRecord, int]] = collections.deque()
+        self.waiting_bytes = 0
+        # While writes fail: why, when to try again, and how many waited and were then saved.
+        self.failure: str | None = None
+        self.retry_delay = WRITE_RETRY_FIRST_S
+        self.retry_at = 0.0
+        self.saved = 0
+        self.dropped = 0
 
     def reply(self, kind: str, value: Any) -> None:
         pickle.dump((kind, value), self.out, protocol=pickle.HIGHEST_PROTOCOL)
         self.out.flush()
 
     def read(self) -> None:
+        stdin = sys.stdin.buffer
         while True:
             try:
-                self.inbox.put(pickle.load(sys.stdin.buffer))
+                item = pickle.load(stdin)
+                if item[0] == "spooled":
+                    item = ("flow", _unspooled(stdin, *item[1]))
+                self.inbox.put(item)
             except (EOFError, OSError, pickle.UnpicklingError):
                 self.inbox.put(None)  # the proxy is gone: commit and exit
                 return
@@ -180,21 +320,26 @@ class _ChildWriter:
         threading.Thread(target=self.read, daemon=True).start()
         while True:
             batch, marker = self.collect()
-            if batch:
-                self.commit(batch)
+            self.hold(self.records_of(batch))
+            if self.waiting and (marker is not None or time.monotonic() >= self.retry_at):
+                self.write_waiting()
             if marker is None:
                 continue
             if marker == "eof":
+                self.give_up()
                 return
             kind, token = marker
+            if kind == "stop":
+                self.give_up()
             self.reply("done", token)
             if kind == "stop":
                 return
 
     def collect(self) -> tuple[list[Item], Any]:
-        """Block for the first item, then take more until the batch is full or time is up."""
+        """Block for the first item (while writes fail, until the retry is due), then take more
+        until the batch is full or time is up."""
         batch: list[Item] = []
-        deadline = None
+        deadline = self.retry_at if self.failure is not None else None
         while len(batch) < self.batch_size:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
@@ -210,20 +355,103 @@ class _ChildWriter:
             deadline = deadline or time.monotonic() + self.interval
         return batch, None
 
-    def commit(self, batch: list[Item]) -> None:
-        try:
-            records = [
-                flow
-                if isinstance(flow, FlowRecord)
-                else snapshot_from_wire(flow).to_record(session_id)
-                for session_id, flow in batch
-            ]
-            written = self.store.add_flows(records)
-        except Exception as exc:
-            self.reply("error", f"could not write {len(batch)} flows: {exc!r}")
+    def records_of(self, batch: list[Item]) -> list[FlowRecord]:
+        records = []
+        for session_id, flow in batch:
+            try:
+                records.append(
+                    flow
+                    if isinstance(flow, FlowRecord)
+                    else snapshot_from_wire(flow).to_record(session_id)
+                )
+            except Exception as exc:
+                self.reply("error", f"could not write 1 flow: {exc!r}")
+        return records
+
+    def hold(self, records: list[FlowRecord]) -> None:
+        """Queue records for writing; while writes fail, only up to the buffer's limit."""
+        for record in records:
+            size = footprint(record)
+            over = self.waiting_bytes + size > self.buffer_bytes
+            if self.failure is not None and self.waiting and over:
+                self.dropped += 1
+                continue
+            self.waiting.append((record, size))
+            self.waiting_bytes += size
+
+    def write_waiting(self) -> None:
+        """Commit the waiting records in order, a batch at a time, until none wait or one fails."""
+        while self.waiting:
+            chunk = [record for record, _ in itertools.islice(self.waiting, self.batch_size)]
+            try:
+                written = self.store.add_flows(chunk)
+            except sqlite3.OperationalError as exc:  # a full disk, an I/O error: may pass
+                self.failed(exc)
+                return
+            except Exception as exc:  # records the store refuses: retrying cannot help
+                self.reply("error", f"could not write {len(chunk)} flows: {exc!r}")
+            else:
+                self.report_written(chunk, written)
+            self.release(len(chunk))
+        self.recovered()
+
+    def release(self, count: int) -> None:
+        for _ in range(count):
+            _, size = self.waiting.popleft()
+            self.waiting_bytes -= size
+        if self.failure is not None:
+            self.saved += count
+
+    def report_written(self, records: list[FlowRecord], written: int) -> None:
+        summaries = None
+        if self.report:
+            summaries = [record.summary() | {"session_id": record.session_id} for record in records]
+        self.reply("written", (written, summaries))
+
+    def failed(self, exc: sqlite3.OperationalError) -> None:
+        """Tell the proxy once that writes fail; try again later, each time a little later."""
+        if self.failure is None:
+            self.failure, self.saved = str(exc), 0
+            self.retry_delay = WRITE_RETRY_FIRST_S
+            self.reply(
+                "alert",
+                f"cannot write to {self.store.path}: {exc}; keeping {len(self.waiting)} flows "
+                f"in memory (up to {self.buffer_bytes // 2**20} MB) and retrying",
+            )
+        else:
+            self.retry_delay = min(self.retry_delay * 2, WRITE_RETRY_MAX_S)
+        self.retry_at = time.monotonic() + self.retry_delay
+        self.report_dropped()
+
+    def recovered(self) -> None:
+        if self.failure is None:
             return
-        summaries = [record.summary() | {"session_id": record.session_id} for record in records]
-        self.reply("written", (written, summaries if self.report else None))
+        self.failure = None
+        self.report_dropped()
+        self.reply(
+            "alert", f"writing to {self.store.path} again: committed {self.saved} flows that waited"
+        )
+
+    def report_dropped(self) -> None:
+        if self.dropped:
+            self.reply(
+                "error",
+                f"the write buffer is full ({self.buffer_bytes // 2**20} MB): dropped "
+                f"{self.dropped} flows",
+            )
+            self.dropped = 0
+
+    def give_up(self) -> None:
+        """At the end, one last try; what still cannot be written is counted as lost."""
+        if self.waiting:
+            self.write_waiting()
+        self.report_dropped()
+        if self.waiting:
+            self.reply(
+                "error",
+                f"could not write {len(self.waiting)} flows before exiting: {self.failure}; "
+                "they are lost",
+            )
 
 
 WRITER_NICENESS = 10
@@ -238,9 +466,11 @@ def main(argv: list[str]) -> None:
     # writer catches up in larger batches. (The child stays in the proxy's session, so the
     # scheduler's per-session groups weigh this against the proxy, not against everyone.)
     os.nice(WRITER_NICENESS)
-    db_path, batch_size, interval, report = argv
+    db_path, batch_size, interval, report, buffer_bytes = argv
     try:
-        writer = _ChildWriter(db_path, int(batch_size), float(interval), report == "1")
+        writer = _ChildWriter(
+            db_path, int(batch_size), float(interval), report == "1", int(buffer_bytes)
+        )
     except Exception as exc:
         pickle.dump(("error", f"the writer cannot open {db_path}: {exc}"), sys.stdout.buffer)
         sys.exit(1)

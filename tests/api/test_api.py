@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from mitmtape.api import ROUTES, ApiServer, loopback_address
+from mitmtape.api import API_IDLE_TIMEOUT, ROUTES, ApiServer, loopback_address
+from mitmtape.api_base import BODY_DISCARD_MAX, REQUEST_BODY_MAX
 from mitmtape.openapi import openapi_document
 from mitmtape.store import Store
 from tests.api.conftest import AUTH, TOKEN
@@ -209,3 +212,120 @@ def test_a_query_parameter_given_twice_is_400(client: httpx.Client) -> None:
     response = client.get("/api/v1/artifacts?limit=1&limit=2")
     assert response.status_code == 400
     assert response.json()["error"] == "limit is given 2 times; give it once"
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/sessions"), ("GET", "/artifacts")])
+def test_a_body_over_the_request_limit_is_a_413_naming_it(
+    client: httpx.Client, method: str, path: str
+) -> None:
+    response = client.request(method, f"/api/v1{path}", content=b"x" * (REQUEST_BODY_MAX + 1))
+    assert response.status_code == 413
+    assert response.json()["error"] == (
+        "the request body is 1,048,577 bytes; this endpoint takes at most 1,048,576 bytes"
+    )
+    # The body was read past: the same connection answers the next request.
+    assert client.get("/api/v1/sessions").status_code == 200
+
+
+def test_a_body_at_the_request_limit_reaches_the_endpoint(client: httpx.Client) -> None:
+    response = client.post("/api/v1/sessions", content=b" " * REQUEST_BODY_MAX)
+    assert response.status_code == 400
+    assert "must be a JSON object" in response.json()["error"]
+
+
+def test_a_body_over_the_limit_without_the_token_is_still_401(server: ApiServer) -> None:
+    response = httpx.post(
+        f"{server.url}/api/v1/sessions", content=b"x" * (REQUEST_BODY_MAX + 1), timeout=10
+    )
+    assert response.status_code == 401
+
+
+def test_a_body_declared_past_the_discard_limit_is_answered_before_it_is_sent(
+    server: ApiServer,
+) -> None:
+    declared = BODY_DISCARD_MAX + 1
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(
+            f"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Length: {declared}\r\n\r\n".encode()
+        )
+        answer = read_until_closed(client)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert f"the request body is {declared:,} bytes".encode() in answer
+
+
+def read_until_closed(client: socket.socket) -> bytes:
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    return received
+
+
+def test_the_idle_timeout_is_60_seconds_by_default(store: Store) -> None:
+    assert API_IDLE_TIMEOUT == 60
+    assert ApiServer(store, TOKEN).idle_timeout == API_IDLE_TIMEOUT
+
+
+@pytest.fixture
+def quick_server(store: Store) -> Iterator[ApiServer]:
+    """A server that closes idle connections after one second."""
+    api = ApiServer(store, TOKEN, idle_timeout=1)
+    api.start()
+    yield api
+    api.stop()
+
+
+def seconds_until_closed(client: socket.socket, trickle: bytes = b"", limit: float = 10) -> float:
+    """Send `trickle` over and over, a byte per tenth of a second, until the server closes."""
+    start = time.monotonic()
+    client.settimeout(0.1)
+    sent = 0
+    while time.monotonic() - start < limit:
+        try:
+            if trickle:
+                client.send(trickle[sent % len(trickle) :][:1])
+                sent += 1
+            if client.recv(4096) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return time.monotonic() - start
+    raise AssertionError(f"the server kept the connection open for {limit} s")
+
+
+def test_an_idle_connection_is_closed_after_the_timeout(quick_server: ApiServer) -> None:
+    with socket.create_connection(("127.0.0.1", quick_server.port)) as client:
+        assert 0.9 <= seconds_until_closed(client) < 5
+
+
+def test_a_connection_trickling_its_headers_is_closed_after_the_timeout(
+    quick_server: ApiServer,
+) -> None:
+    with socket.create_connection(("127.0.0.1", quick_server.port)) as client:
+        client.sendall(b"GET /api/v1/sessions HTTP/1.1\r\n")
+        assert 0.9 <= seconds_until_closed(client, b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaa") < 5
+
+
+def test_a_connection_trickling_its_body_is_closed_after_the_timeout(
+    quick_server: ApiServer,
+) -> None:
+    with socket.create_connection(("127.0.0.1", quick_server.port)) as client:
+        client.sendall(
+            f"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:{quick_server.port}\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Length: 100000\r\n\r\n".encode()
+        )
+        assert 0.9 <= seconds_until_closed(client, b"{") < 5
+
+
+def test_a_connection_idle_after_a_request_is_closed_after_the_timeout(
+    quick_server: ApiServer,
+) -> None:
+    with socket.create_connection(("127.0.0.1", quick_server.port)) as client:
+        client.sendall(
+            f"GET /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:{quick_server.port}\r\n"
+            f"Authorization: Bearer {TOKEN}\r\n\r\n".encode()
+        )
+        client.settimeout(10)
+        assert client.recv(65536).startswith(b"HTTP/1.1 200 ")
+        assert 0.9 <= seconds_until_closed(client) < 5

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import zipfile
 from pathlib import Path
 from urllib.parse import quote
@@ -15,7 +17,12 @@ from mitmtape.compare import compare_sessions
 from mitmtape.export.pipeline import ExportOptions, export_session
 from mitmtape.model import Session
 from mitmtape.store import Store
-from mitmtape.workspace import Workspace
+from mitmtape.workspace import WORKSPACE_FILE_MAX_BYTES, Workspace
+from tests.api.conftest import AUTH, TOKEN
+from tests.e2e.mitmdump import venv_tool
+
+POC_TOTAL_BYTES = 300 * 1024 * 1024
+SERVER_MEMORY_BUDGET = 100 * 1024 * 1024
 
 
 def test_sessions_are_listed(client: httpx.Client, session: Session) -> None:
@@ -110,6 +117,18 @@ def test_bad_flow_parameters_are_400(client: httpx.Client, session: Session, par
     response = client.get(f"/api/v1/sessions/{session.id}/flows", params=params)
     assert response.status_code == 400
     assert next(iter(params)) in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [("(" * 1_000 + "~q )" + ")" * 999, "levels deep"), ("~q " * 2_000, "characters long")],
+)
+def test_a_filter_past_the_guard_is_a_400_with_a_json_error(
+    client: httpx.Client, session: Session, expression: str, words: str
+) -> None:
+    response = client.get(f"/api/v1/sessions/{session.id}/flows", params={"filter": expression})
+    assert response.status_code == 400
+    assert words in response.json()["error"]
 
 
 def test_flows_of_an_unknown_session_are_404(client: httpx.Client) -> None:
@@ -281,6 +300,56 @@ def test_poc_files_come_as_a_zip(client: httpx.Client, store: Store, session: Se
     assert response.headers["Content-Disposition"] == 'attachment; filename="API_Tests_poc.zip"'
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         assert sorted(archive.namelist()) == ["exploit.py", "notes.txt"]
+
+
+def memory(pid: int, field: str) -> int:
+    """A figure of /proc/PID/status (VmRSS, VmHWM) in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def test_300_mb_of_poc_files_stream_with_the_server_under_100_mb(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    store = Store(db)
+    session = store.create_session("Big PoC")
+    poc = Workspace(store).folder(session.id) / "poc"
+    store.close()
+    poc.mkdir()
+    content = os.urandom(WORKSPACE_FILE_MAX_BYTES)  # incompressible: the zip is 300 MB too
+    names = [f"part-{n:02}.bin" for n in range(POC_TOTAL_BYTES // WORKSPACE_FILE_MAX_BYTES)]
+    for name in names:
+        (poc / name).write_bytes(content)
+    server = subprocess.Popen(
+        [venv_tool("mitmtape"), "--db", str(db), "serve", "--port", "0", "--token", TOKEN],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        base = server.stdout.readline().split()[3]
+        before = memory(server.pid, "VmRSS")
+        download = tmp_path / "poc.zip"
+        with (
+            httpx.stream(
+                "GET", f"{base}/sessions/{session.id}/poc", headers=AUTH, timeout=60
+            ) as response,
+            download.open("wb") as handle,
+        ):
+            assert response.status_code == 200
+            for chunk in response.iter_bytes():
+                handle.write(chunk)
+        peak = memory(server.pid, "VmHWM")
+    finally:
+        server.kill()
+        server.wait(10)
+    assert download.stat().st_size > POC_TOTAL_BYTES
+    # The whole server (about 55 MB before the download) stays under 100 MB.
+    assert peak < SERVER_MEMORY_BUDGET, f"peak {peak:,} bytes, {before:,} before the download"
+    with zipfile.ZipFile(download) as archive:
+        assert archive.namelist() == names
+        assert archive.testzip() is None  # every entry's CRC checks out
+        assert archive.read(names[-1]) == content
 
 
 def test_missing_poc_files_are_404(client: httpx.Client, session: Session) -> None:

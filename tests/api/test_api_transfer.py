@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mitmtape.api import ApiServer
-from mitmtape.export.pipeline import ExportOptions, export_session
+from mitmtape.export.pipeline import ARTIFACTS_KEEP, ExportOptions, export_session
 from mitmtape.importers import IMPORT_FILE_LIMIT
 from mitmtape.model import Session
 from mitmtape.record import compile_expression
@@ -136,6 +136,7 @@ def test_a_non_ascii_session_name_gets_an_rfc_6266_file_name(
         ("nope/export/har", {}, 404, "nope"),
         ("{id}/export/xml", {}, 400, "unknown export format"),
         ("{id}/export/har", {"filter": "~q ((("}, 400, "filter expression"),
+        ("{id}/export/har", {"filter": "(" * 1_000 + "~q )" + ")" * 999}, 400, "levels deep"),
         ("{id}/export/har", {"redact": "maybe"}, 400, "redact"),
         ("{id}/export/har", {"status_min": "ok"}, 400, "status_min"),
     ],
@@ -150,6 +151,19 @@ def test_a_bad_export_request_is_refused(
 
 def import_url(session: Session, format_name: str) -> str:
     return f"/api/v1/sessions/{session.id}/import/{format_name}"
+
+
+def test_api_downloads_keep_the_servers_number_of_artifacts(
+    server: ApiServer, client: httpx.Client, store: Store, session: Session
+) -> None:
+    assert server.artifacts_keep == ARTIFACTS_KEEP
+    server.artifacts_keep = 2
+    kept = [
+        client.get(f"/api/v1/sessions/{session.id}/export/csv").headers["X-Mitmtape-Artifact"]
+        for _ in range(3)
+    ]
+    listed = store.list_artifacts(session_id=session.id)
+    assert [artifact.id for artifact in listed] == kept[:0:-1]
 
 
 def test_a_raw_har_body_is_imported(

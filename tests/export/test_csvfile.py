@@ -70,8 +70,8 @@ def test_a_flow_without_response_has_status_zero_and_its_error(record_kinds, run
 
 def test_sizes_come_from_records_without_body_bytes(run_export) -> None:
     record = FlowRecord(
-        request=Request("POST", "https://e.example/", body=Body(omitted=1024)),
-        response=Response(200, body=Body(omitted=8192)),
+        request=Request("POST", "https://e.example/", body=Body(wire_size=1024)),
+        response=Response(200, body=Body(wire_size=8192)),
         duration_ms=142.25,
     )
     row = read(run_export(csvfile.FORMAT, [record]))[0]
@@ -93,6 +93,19 @@ def test_every_formula_prefix_is_neutralised(prefix: str, run_export) -> None:
     row = read(run_export(csvfile.FORMAT, [record]))[0]
     assert row["tags"] == "'" + payload
     assert row["error"] == "'" + payload
+
+
+@pytest.mark.parametrize("prefix", csvfile.FORMULA_PREFIXES)
+def test_every_tag_is_guarded_for_a_semicolon_separated_spreadsheet(
+    prefix: str, run_export
+) -> None:
+    payload = f'{prefix}HYPERLINK("http://evil.example")'
+    record = FlowRecord(
+        request=Request("GET", "https://e.example/"),
+        tags=["api", payload, f"inner;{payload}", "a-b"],
+    )
+    row = read(run_export(csvfile.FORMAT, [record]))[0]
+    assert row["tags"].split(";") == ["api", "'" + payload, "inner", "'" + payload, "a-b"]
 
 
 def test_commas_quotes_and_newlines_survive_a_round_trip(run_export) -> None:

@@ -14,7 +14,7 @@ from mitmproxy.io import har as mitmproxy_har
 import mitmtape
 from mitmtape.export import har
 from mitmtape.export.decode import decode_body
-from mitmtape.model import FlowRecord, Request, Response, Timings
+from mitmtape.model import Body, FlowRecord, Request, Response, Timings
 
 SCHEMA = json.loads((Path(__file__).parent / "har-1.2.schema.json").read_text())
 ISO_MILLISECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$")
@@ -343,3 +343,31 @@ def test_every_array_is_present_even_when_empty(run_export) -> None:
         for key in ("cookies", "headers"):
             assert part[key] == []
     assert entry["request"]["queryString"] == []
+
+
+def test_a_body_not_recorded_gets_a_comment_saying_why(run_export) -> None:
+    record = FlowRecord(
+        request=Request(
+            "POST",
+            "https://up.example/big",
+            headers=[("content-type", "application/octet-stream")],
+            body=Body(b"", 5_000_000, "too-large"),
+        ),
+        response=Response(
+            200, "OK", headers=[("content-type", "video/mp4")], body=Body(b"", 2**31, "streamed")
+        ),
+    )
+    document = export(run_export, [record])
+    jsonschema.validate(document, SCHEMA)
+    [entry] = document["log"]["entries"]
+    post, content = entry["request"]["postData"], entry["response"]["content"]
+    assert post["comment"] == (
+        "body not recorded: larger than tape_max_body_size; 5000000 bytes crossed the wire"
+    )
+    assert (post["text"], entry["request"]["bodySize"]) == ("", 5_000_000)
+    assert content["comment"] == (
+        "body not recorded: mitmproxy streamed it (stream_large_bodies); "
+        "2147483648 bytes crossed the wire"
+    )
+    assert (content["size"], entry["response"]["bodySize"]) == (2**31, 2**31)
+    assert "text" not in content

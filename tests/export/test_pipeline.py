@@ -13,6 +13,7 @@ import pytest
 from mitmtape.export.formats import FORMATS
 from mitmtape.export.pipeline import (
     ARTIFACT_MAX_BYTES,
+    ARTIFACTS_KEEP,
     ExportCancelled,
     ExportError,
     ExportOptions,
@@ -240,3 +241,51 @@ def test_export_records_from_a_selection(store, make_record, tmp_path) -> None:
     assert result.path.name.startswith("selected_flows_")
     assert [f["id"] for f in json.loads(result.path.read_text())] == [r.id for r in records]
     assert result.artifact is not None and result.artifact.session_id is None
+
+
+def test_twenty_exports_are_kept_and_the_twenty_first_drops_the_oldest(
+    store, make_record, tmp_path
+) -> None:
+    assert ARTIFACTS_KEEP == 20
+    session = fill(store, make_record, 2)
+    other = store.create_session("Other").id
+    elsewhere = export_session(store, other, "csv", tmp_path / "other.csv").artifact
+
+    def export(n: int) -> str:
+        result = export_session(store, session, "csv", tmp_path / f"{n}.csv")
+        assert result.artifact is not None
+        return result.artifact.id
+
+    made = [export(n) for n in range(ARTIFACTS_KEEP)]
+    assert {a.id for a in store.list_artifacts(session_id=session)} == set(made)
+    made.append(export(ARTIFACTS_KEEP))
+    listed = store.list_artifacts(session_id=session)
+    assert {a.id for a in listed} == set(made[1:])
+    assert made[0] not in {a.id for a in store.list_artifacts()}
+    assert elsewhere is not None and store.get_artifact(elsewhere.id)
+
+
+@pytest.mark.parametrize("keep", [1, 2])
+def test_artifacts_keep_is_the_number_kept(store, make_record, tmp_path, keep: int) -> None:
+    session = fill(store, make_record, 1)
+    options = ExportOptions(artifacts_keep=keep)
+    results = [export_session(store, session, "json", tmp_path, options) for _ in range(3)]
+    listed = store.list_artifacts(session_id=session)
+    assert [a.id for a in listed] == [r.artifact.id for r in reversed(results[-keep:])]
+
+
+def test_artifacts_keep_zero_keeps_none_and_clears_the_older_ones(
+    store, make_record, tmp_path
+) -> None:
+    session = fill(store, make_record, 1)
+    export_session(store, session, "json", tmp_path / "kept.json")
+    result = export_session(
+        store, session, "json", tmp_path / "not.json", ExportOptions(artifacts_keep=0)
+    )
+    assert result.artifact is None and result.path.is_file()
+    assert store.list_artifacts() == []
+
+
+def test_a_negative_artifacts_keep_is_refused() -> None:
+    with pytest.raises(ExportError, match="artifacts to keep per session must be 0 or more"):
+        ExportOptions(artifacts_keep=-1)

@@ -23,8 +23,10 @@ from mitmtape.export.decode import decode_body
 from mitmtape.export.jsonfile import dump, write_json_array
 from mitmtape.export.redact import MASK, redact_headers
 from mitmtape.model import (
+    OMISSIONS,
     TIMING_PHASES,
     UNKNOWN_TIME,
+    Body,
     FlowRecord,
     Headers,
     Request,
@@ -113,10 +115,22 @@ def response_cookies(headers: Headers, received: datetime, redact: bool) -> list
     return found
 
 
+def omitted_comment(reason: str, body: Body) -> str:
+    """What a HAR reader is told of a body that was not recorded, and why."""
+    return f"body {OMISSIONS[reason]}; {body.size} bytes crossed the wire"
+
+
 def post_data(request: Request) -> Json:
     """The request body; a binary one as base64, flagged so an importer can reverse it."""
-    body = decode_body(request.body, request.headers)
     content_type = request.content_type or ""
+    if (omitted := request.body.omitted) is not None:
+        return {
+            "mimeType": content_type,
+            "text": "",
+            "params": [],
+            "comment": omitted_comment(omitted, request.body),
+        }
+    body = decode_body(request.body, request.headers)
     params = []
     if media_type(content_type) == FORM_TYPE and not body.is_base64:
         params = name_values(parse_qsl(body.text, keep_blank_values=True))
@@ -138,13 +152,23 @@ def har_request(request: Request, redact: bool) -> Json:
         "headersSize": UNKNOWN_SIZE,
         "bodySize": request.body.size,
     }
-    if request.body.size:
+    if request.body.size or request.body.omitted is not None:
         entry["postData"] = post_data(request)
     return entry
 
 
 def content(response: Response) -> Json:
-    """The decoded body; `compression` counts the bytes the wire encoding saved."""
+    """The decoded body; `compression` counts the bytes the wire encoding saved.
+
+    A body that was not recorded cannot be decoded: its size is the wire's, and its comment
+    says why there is no text.
+    """
+    if (omitted := response.body.omitted) is not None:
+        return {
+            "size": response.body.size,
+            "mimeType": response.content_type or "",
+            "comment": omitted_comment(omitted, response.body),
+        }
     body = decode_body(response.body, response.headers)
     data: Json = {"size": len(body.data)}
     saved = len(body.data) - response.body.size

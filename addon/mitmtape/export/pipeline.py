@@ -24,6 +24,9 @@ from mitmtape.store import NO_FILTER, Artifact, FlowFilter, Store
 EXPORT_BATCH = 5_000
 ARTIFACT_MAX_BYTES = 20 * 1024 * 1024
 ARTIFACT_TYPE = "session_export"
+# Kept exports per session (option `tape_artifacts_keep`, CLI `--artifacts-keep`): without a
+# bound, every export of a busy session would stay in the database for good.
+ARTIFACTS_KEEP = 20
 UNSAFE_FILE_NAME_CHARACTERS = re.compile(r'[/\\:*?"<>|\s\x00-\x1f\x7f]')
 FALLBACK_FILE_NAME = "session"
 
@@ -38,6 +41,15 @@ class ExportCancelled(ExportError):
     pass
 
 
+def check_artifacts_keep(keep: int) -> int:
+    """The number of kept exports per session, refused when negative (0 keeps none)."""
+    if keep < 0:
+        raise ExportError(
+            f"the number of artifacts to keep per session must be 0 or more, got {keep}"
+        )
+    return keep
+
+
 @dataclass(slots=True)
 class ExportOptions:
     flow_filter: FlowFilter = NO_FILTER
@@ -48,8 +60,14 @@ class ExportOptions:
     cap: int | None = None  # None: the format's own cap (100,000; the report 10,000)
     batch_size: int = EXPORT_BATCH
     keep_artifact: bool = True
+    # The newest kept exports of the session (of selections: of all selections) stay, up to
+    # this many; older ones go when a new one is kept. 0: none is kept.
+    artifacts_keep: int = ARTIFACTS_KEEP
     cancelled: Callable[[], bool] | None = None
     progress: Callable[[int, int], None] | None = None
+
+    def __post_init__(self) -> None:
+        check_artifacts_keep(self.artifacts_keep)
 
 
 @dataclass(slots=True)
@@ -176,8 +194,8 @@ def _export(
     size = target.stat().st_size
     artifact = None
     if options.keep_artifact and size <= ARTIFACT_MAX_BYTES:
-        artifact = store.add_artifact(
-            _artifact(session, export_format, target, written, size, moment)
+        artifact = _keep_artifact(
+            store, _artifact(session, export_format, target, written, size, moment), options
         )
     return ExportResult(export_format, target, written.count, matched, size, artifact)
 
@@ -242,6 +260,14 @@ def _write_atomically(
         Path(handle.name).unlink(missing_ok=True)
         raise
     return tally
+
+
+def _keep_artifact(store: Store, artifact: Artifact, options: ExportOptions) -> Artifact | None:
+    """Store the export and drop the session's oldest beyond the limit, in one transaction."""
+    if options.artifacts_keep == 0:
+        store.prune_artifacts(artifact.type, artifact.session_id, 0)
+        return None
+    return store.add_artifact(artifact, keep=options.artifacts_keep)
 
 
 def _artifact(

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from mitmtape.export.base import ExportContext, ExportFormat
 from mitmtape.export.redact import redact_record
 from mitmtape.export.textcut import cut_path
-from mitmtape.model import TIMING_PHASES, FlowRecord, format_time, media_type
+from mitmtape.model import OMISSIONS, TIMING_PHASES, FlowRecord, format_time, media_type
 
 REPORT_CAP = 10_000
 ERROR_CUT = 120
@@ -175,6 +175,8 @@ class Row:
     status_class: str
     path_text: str
     error_text: str
+    # Which bodies were not recorded and why, for the size cell's marker ("" when all were).
+    omitted_text: str
 
 
 class Strings:
@@ -211,6 +213,17 @@ def make_row(record: FlowRecord, with_date: bool) -> Row:
         status_class=status_class(record),
         path_text=clean(cut_path(record.request.path)),
         error_text=clean(_cut(record.error or "", ERROR_CUT)),
+        omitted_text=omitted_text(record),
+    )
+
+
+def omitted_text(record: FlowRecord) -> str:
+    """`response body not recorded: …` for each body mitmtape has no bytes of."""
+    parts = [("request", record.request.body)]
+    if record.response is not None:
+        parts.append(("response", record.response.body))
+    return "; ".join(
+        f"{part} body {OMISSIONS[body.omitted]}" for part, body in parts if body.omitted is not None
     )
 
 
@@ -240,6 +253,7 @@ def flow_json(row: Row, strings: Strings) -> list[Any]:
         strings.pairs(record.request.headers),
         strings.pairs(response.headers) if response else None,
         None if timings is None else [timings[phase] for phase in TIMING_PHASES],
+        strings(row.omitted_text or None),
     ]
 
 

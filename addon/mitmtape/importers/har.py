@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -16,8 +17,8 @@ from urllib.parse import urlencode, urlsplit
 
 import ijson
 
-from mitmtape.importers.pipeline import EntryError, Importer
-from mitmtape.importers.sniff import ImportFailed, Source
+from mitmtape.importers.pipeline import Importer
+from mitmtape.importers.sniff import EntryError, ImportFailed, Source
 from mitmtape.importers.wire import encode_for_wire
 from mitmtape.model import (
     TIMING_PHASES,
@@ -148,10 +149,12 @@ def _headers(value: Any) -> Headers:
         return []
     pairs: Headers = []
     for item in value:
-        if isinstance(item, dict) and item.get("name"):
-            name = str(item["name"])
-            if not name.startswith(":"):
-                pairs.append((name, _text(item.get("value"))))
+        name = item.get("name") if isinstance(item, dict) else None
+        if name:
+            name = name if type(name) is str else str(name)
+            if name[0] != ":":
+                text = item.get("value")
+                pairs.append((name, text if type(text) is str else _text(text)))
     return pairs
 
 
@@ -159,15 +162,20 @@ def _request(value: dict[str, Any]) -> Request:
     url = _text(value.get("url")).strip()
     parts = urlsplit(url)
     try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
+        port = parts.port  # raises on a port out of range (0-65535) or not a number
     except ValueError:
         raise EntryError(f"invalid URL {url!r}") from None
-    if parts.scheme.lower() not in URL_SCHEMES or not parts.hostname:
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in URL_SCHEMES or not host:
         raise EntryError(f"invalid URL {url!r}" if url else "request has no URL")
     headers = _headers(value.get("headers"))
     return Request(
         method=_text(value.get("method")).strip() or "GET",
         url=url,
+        # What Request would derive from the URL again; parsed once here, for speed.
+        host=host,
+        port=port or (443 if scheme in ("https", "wss") else 80),
+        path=parts.path or "/",
         http_version=_http_version(value.get("httpVersion")),
         headers=headers,
         body=Body(_post_data(value.get("postData"), headers)),
@@ -285,15 +293,18 @@ def _timings(value: Any) -> Timings | None:
     """HAR milliseconds as microseconds; unknown phases -1; null when no phase is positive."""
     if not isinstance(value, dict):
         return None
-    phases = {phase: _microseconds(value.get(phase)) for phase in TIMING_PHASES}
-    if all(us <= 0 for us in phases.values()):
+    phases = [_microseconds(value.get(phase)) for phase in TIMING_PHASES]
+    if max(phases) <= 0:
         return None
-    return Timings(**phases)
+    return Timings(*phases)  # TIMING_PHASES is the field order
 
 
 def _microseconds(ms: Any) -> int:
+    """HAR milliseconds as whole microseconds; an absurd value stays absurd (the range check
+    drops it, saying so) rather than overflowing to infinity here."""
     if isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms >= 0:
-        return round(ms * 1000)
+        us = ms * 1000
+        return round(us) if us != math.inf else int(ms) * 1000
     return UNKNOWN_TIME
 
 

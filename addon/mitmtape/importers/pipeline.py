@@ -13,7 +13,9 @@ from typing import Any
 
 import ijson
 
-from mitmtape.importers.sniff import ImportFailed, Source
+from mitmtape.importers.guard import MAX_JSON_DEPTH, JsonGuard
+from mitmtape.importers.ranges import check_record
+from mitmtape.importers.sniff import EntryError, ImportFailed, Source
 from mitmtape.model import FlowRecord, new_id
 from mitmtape.store import Store
 
@@ -29,10 +31,6 @@ class ImportCancelled(ImportFailed):
     pass
 
 
-class EntryError(ValueError):
-    """One entry cannot become a record; the import skips it and reports the message."""
-
-
 @dataclass(slots=True)
 class ImportResult:
     """`{imported, skipped, errors}`; a message reads `entry N: reason`, N counting from 0 as
@@ -45,8 +43,12 @@ class ImportResult:
     def report(self, index: int, reason: str) -> None:
         """Count a skipped entry; keep its message while fewer than ERRORS_KEPT are kept."""
         self.skipped += 1
+        self.note(index, reason)
+
+    def note(self, index: int, message: str) -> None:
+        """Keep a message about an entry that was imported all the same (a value dropped)."""
         if len(self.errors) < ERRORS_KEPT:
-            self.errors.append(f"entry {index}: {reason}")
+            self.errors.append(f"entry {index}: {message}")
 
     def to_json(self) -> dict[str, Any]:
         return {"imported": self.imported, "skipped": self.skipped, "errors": list(self.errors)}
@@ -83,10 +85,14 @@ def stamp(record: FlowRecord, session_id: str, import_source: str) -> FlowRecord
     return record
 
 
-def convert_entry(importer: Importer, entry: Any) -> FlowRecord:
-    """One entry as a record; any failure becomes an EntryError, never an aborted import."""
+def convert_entry(importer: Importer, entry: Any) -> tuple[FlowRecord, list[str]]:
+    """One entry as a record within range, and the notes on values dropped from it.
+
+    Any failure becomes an EntryError, never an aborted import.
+    """
     try:
-        return importer.convert(entry)
+        record = importer.convert(entry)
+        return record, check_record(record)
     except EntryError:
         raise
     except Exception as exc:  # a malformed entry may fail anywhere; it must not stop the rest
@@ -139,20 +145,27 @@ def run_import(
         for index, entry in enumerate(importer.entries(source)):
             if cancel is not None and index % CANCEL_CHECK_EVERY == 0 and cancel():
                 raise ImportCancelled(f"{source.name}: import cancelled")
+            too_deep = source.guard.unclaimed() and source.guard.claim(entry) > 0
             if importer.cap is not None and index >= importer.cap:
                 left_out += 1
                 continue
             try:
-                record = convert_entry(importer, entry)
+                if too_deep:
+                    raise EntryError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+                record, notes = convert_entry(importer, entry)
             except EntryError as exc:
                 result.report(index, str(exc))
                 continue
+            for note in notes:
+                result.note(index, note)
             batch.add(stamp(record, session_id, importer.name))
+        _check_structure(source.guard)
         batch.flush()
     except ijson.JSONError as exc:
-        raise _failed(ImportFailed, source, f"not valid JSON: {_json_reason(exc)}", batch) from None
+        raise _failed(ImportFailed, source, _json_reason(exc, source.guard), batch) from None
     except UnicodeDecodeError:
-        raise _failed(ImportFailed, source, "not UTF-8 text", batch) from None
+        reason = "not UTF-8 text (a string holds bytes that are not UTF-8)"
+        raise _failed(ImportFailed, source, reason, batch) from None
     except ImportFailed as exc:
         reason = exc.message.removeprefix(f"{source.name}: ")
         raise _failed(type(exc), source, reason, batch) from None
@@ -163,11 +176,38 @@ def run_import(
     return result
 
 
-def _json_reason(exc: Exception) -> str:
-    text = str(exc).strip()
-    if isinstance(exc, ijson.IncompleteJSONError) and "premature EOF" in text:
-        return "the file ends in the middle of the JSON (truncated?)"
-    return text.splitlines()[0] if text else type(exc).__name__
+def _check_structure(guard: JsonGuard) -> None:
+    """A value replaced for its depth that no entry held was in the file's own structure."""
+    deep = guard.first_deep
+    if guard.unclaimed() and deep is not None:
+        raise ImportFailed(
+            f"nesting {deep.depth:,} levels deep at byte {deep.offset:,}; "
+            f"the limit is {MAX_JSON_DEPTH} levels"
+        )
+
+
+# yajl's messages, as a person reads them.
+JSON_REASONS = {
+    "invalid char in json text": "unexpected character",
+    "invalid string in json text": "unexpected word (only true, false and null are words)",
+    "trailing garbage": "more data after the end of the JSON",
+    "invalid bytes in UTF8 string": "bytes that are not UTF-8 in a string",
+    "unallowed token at this point in JSON text": "a value or sign out of place",
+}
+
+
+def _json_reason(exc: Exception, guard: JsonGuard) -> str:
+    """One plain sentence: what yajl found wrong and at which byte of the file."""
+    message = exc.args[0] if exc.args else ""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if "premature EOF" in first:
+        return "not valid JSON: the file ends in the middle of the JSON (truncated?)"
+    reason = first.split(": ", 1)[-1].rstrip(".")
+    reason = JSON_REASONS.get(reason, reason)
+    offset = guard.error_offset(message)
+    where = "" if offset is None else f" at byte {offset:,}"
+    return f"not valid JSON{where}: {reason}"
 
 
 def _failed(kind: type[ImportFailed], source: Source, reason: str, batch: _Batch) -> ImportFailed:

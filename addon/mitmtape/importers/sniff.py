@@ -6,11 +6,15 @@ refused before a single entry is parsed.
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from mitmtape.importers.guard import JsonGuard
 
 IMPORT_FILE_LIMIT = 256 * 1024 * 1024
 # Auto-detect reads the first 1 KB (spec); a HAR whose `pages` push `"entries":` further is
@@ -21,6 +25,24 @@ HAR_ENTRIES_PROBE = 64 * 1024
 HAR_LOG_PROBE = 4096
 AUTO_DETECT_SUFFIXES = (".har", ".json")
 UTF8_BOM = b"\xef\xbb\xbf"
+# Byte-order marks of the encodings transcoded to UTF-8 on the way in (UTF-32 first: its
+# little-endian mark starts like UTF-16's).
+BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+)
+BOM_PROBE = 4
+TEXT_BYTES = frozenset(b"\t\n\r" + bytes(range(0x20, 0x7F)))
+# JSON starts with an ASCII character, so zero bytes among the first four beside text bytes
+# tell an unmarked UTF-16 or UTF-32 file (RFC 4627, section 3): True where the byte is zero.
+UNMARKED_ENCODINGS = {
+    (True, True, True, False): "UTF-32 (big-endian)",
+    (False, True, True, True): "UTF-32 (little-endian)",
+    (True, False): "UTF-16 (big-endian)",
+    (False, True): "UTF-16 (little-endian)",
+}
 # A file this small is kept in memory as it is read, so a parse that found nothing can look
 # again at the whole file (is a HAR with no entries empty, or no HAR at all?).
 RESCAN_LIMIT = 1024 * 1024
@@ -51,19 +73,31 @@ class FileTooLarge(ImportFailed):
     pass
 
 
+class EntryError(ValueError):
+    """One entry cannot become a record; the import skips it and reports the message."""
+
+
 class Source:
     """An import file as a byte stream: its head is read first and replayed to the parser.
 
     Works for paths and for streams that cannot seek (an upload), counts what is read and
     stops at IMPORT_FILE_LIMIT + 1 byte, so an oversized stream is refused without reading on.
+    UTF-16 and UTF-32 files with a byte-order mark are transcoded to UTF-8 as they are read.
+    What the parser reads passes through `guard` (see guard.py).
     """
 
     def __init__(self, stream: BinaryIO, name: str, limit: int = IMPORT_FILE_LIMIT) -> None:
         self.name = name
         self.limit = limit
+        self.guard = JsonGuard()
         self._stream = stream
         self._read = 0
-        head = self._take(HAR_ENTRIES_PROBE)
+        self._reader: Callable[[int], bytes] = self._take
+        first = self._take(BOM_PROBE)
+        encoding = self._encoding(first)
+        if encoding:
+            self._reader, first = _Transcoder(self._take, encoding, first).read, b""
+        head = first + self._reader(HAR_ENTRIES_PROBE)
         if head.startswith(UTF8_BOM):
             head = head[len(UTF8_BOM) :]
         self.head = head
@@ -82,7 +116,28 @@ class Source:
             raise FileTooLarge(
                 f"{path.name}: the file is {size:,} bytes; the import limit is {limit:,} bytes"
             )
-        return cls(path.open("rb"), path.name, limit)
+        handle = path.open("rb")
+        try:
+            return cls(handle, path.name, limit)
+        except BaseException:
+            handle.close()
+            raise
+
+    def _encoding(self, first: bytes) -> str | None:
+        """The codec for a file with a UTF-16/32 byte-order mark; an unmarked one is refused."""
+        for bom, encoding in BOMS:
+            if first.startswith(bom):
+                return encoding
+        if any(byte not in TEXT_BYTES for byte in first if byte):
+            return None
+        zeros = tuple(byte == 0 for byte in first)
+        named = UNMARKED_ENCODINGS.get(zeros) or UNMARKED_ENCODINGS.get(zeros[:2])
+        if named:
+            raise ImportFailed(
+                f"{self.name}: the file looks like {named} text without a byte-order mark; "
+                "save it as UTF-8 to import it"
+            )
+        return None
 
     def _take(self, size: int) -> bytes:
         data = self._stream.read(size)
@@ -95,16 +150,24 @@ class Source:
         return data
 
     def read(self, size: int = -1) -> bytes:
-        """What the parser calls: the head first, then the rest of the stream."""
-        data = self._pending.read(size)
-        if size < 0:
-            data += self._take(-1)
-        elif not data:
-            data = self._take(size)
+        """What the parser calls: the head first, then the rest of the stream, guarded."""
+        while True:
+            raw = self._next(size)
+            data = self.guard.feed(raw, final=not raw or size < 0)
+            if data or not raw:
+                break
         if self._copy is not None:
             self._copy += data
             if len(self._copy) > RESCAN_LIMIT:
                 self._copy = None
+        return data
+
+    def _next(self, size: int) -> bytes:
+        data = self._pending.read(size)
+        if size < 0:
+            data += self._reader(-1)
+        elif not data:
+            data = self._reader(size)
         return data
 
     def copy(self) -> bytes | None:
@@ -124,6 +187,22 @@ class Source:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class _Transcoder:
+    """A UTF-16/UTF-32 stream read as UTF-8, a chunk at a time; bad sequences become U+FFFD."""
+
+    def __init__(self, take: Callable[[int], bytes], encoding: str, first: bytes) -> None:
+        self._take = take
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._first = first
+
+    def read(self, size: int) -> bytes:
+        while True:
+            raw, self._first = self._first + self._take(size), b""
+            text = self._decoder.decode(raw, final=not raw or size < 0)
+            if text or not raw:
+                return text.encode("utf-8")
 
 
 def looks_like_har(head: bytes) -> bool:

@@ -42,14 +42,14 @@ def make_flow(
             status=status,
             reason="Reason",
             headers=response_headers or [("content-type", "application/json")],
-            body=Body(omitted=response_size),
+            body=Body(wire_size=response_size),
         )
     return FlowRecord(
         request=Request(
             method=method,
             url=url,
             headers=request_headers or [("accept", "*/*")],
-            body=Body(omitted=request_size),
+            body=Body(wire_size=request_size),
             **request_fields,
         ),
         response=response,

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from mitmtape.export import report
-from mitmtape.model import Session
+from mitmtape.model import Body, Session
 
 PAYLOAD = '</script><img src=x onerror="window.__pwned=1">\u2028&amp;'
 
@@ -101,3 +101,22 @@ def test_a_duration_that_is_not_a_number_counts_as_unknown(flow, render) -> None
     page = render([flow(duration_ms=float("nan")), flow(duration_ms=float("inf"))])
     assert "nan" not in page.lower()
     assert 'data-stat="median">—<' in page
+
+
+def test_a_body_not_recorded_is_marked_in_its_size_cell_and_the_data(flow, render) -> None:
+    streamed = flow(response_size=200_000_000)
+    streamed.response.body = Body(b"", 200_000_000, "streamed")
+    page = render([streamed, flow(response_size=10)])
+    reason = "response body not recorded: mitmproxy streamed it (stream_large_bodies)"
+    assert (
+        f'<td title="{html.escape(reason)}">200.0 MB<span class="omitted">not recorded</span>'
+        in (page)
+    )
+    assert page.count('class="omitted"') == 1
+    data = re.search(r'<script type="application/json" id="flow-data">(.*?)</script>', page, re.S)
+    assert data is not None
+    document = json.loads(data.group(1))
+    assert [document["strings"][f[18]] if f[18] >= 0 else None for f in document["flows"]] == [
+        reason,
+        None,
+    ]

@@ -18,7 +18,7 @@
     reason: text(a[5]), duration: a[6], size: a[7], requestSize: a[8], start: a[9],
     error: text(a[10]), contentType: text(a[11]), source: text(a[12]), httpVersion: text(a[13]),
     tags: a[14].map(text), requestHeaders: pairs(a[15]), responseHeaders: pairs(a[16]),
-    timings: a[17],
+    timings: a[17], omitted: text(a[18]),
   }));
   const table = document.getElementById("flows");
   const tbody = table.tBodies[0];
@@ -139,6 +139,7 @@
       ["duration", ms(f.duration)],
       ["request body", `${count(f.requestSize)} B`],
       ["response body", `${count(f.size)} B`],
+      ["not recorded", f.omitted],
       ["content type", f.contentType],
       ["http version", f.httpVersion],
       ["source", f.source],
