@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Iterator
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 
 from mitmtape.api import ApiServer
 from mitmtape.api_base import cookie_name
+from mitmtape.web.routes import STATIC
 from tests.web.conftest import TOKEN
 
 
@@ -36,7 +38,7 @@ def test_the_sign_in_link_sets_a_strict_httponly_cookie_and_drops_the_token(serv
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert '<script src="/static/app.js' in page.text
+    assert '<script type="module" src="/static/main.js' in page.text
 
 
 def test_without_the_token_there_is_no_page(server) -> None:
@@ -44,15 +46,30 @@ def test_without_the_token_there_is_no_page(server) -> None:
         assert client.get("/").status_code == 401
         assert client.get("/?token=wrong").status_code == 401
         assert "set-cookie" not in client.get("/?token=wrong").headers
-        assert client.get("/static/app.js").status_code == 401
+        assert client.get("/static/main.js").status_code == 401
         assert client.get("/api/v1/sessions").status_code == 401
 
 
 def test_the_cookie_opens_the_api_and_the_static_files(signed_in) -> None:
     assert signed_in.get("/api/v1/sessions").status_code == 200
-    script = signed_in.get("/static/app.js")
+    script = signed_in.get("/static/main.js")
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
+
+
+def test_every_module_is_served_as_javascript_whatever_the_platform_says(
+    signed_in, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows' registry often maps .js to text/plain; a browser then refuses a module script.
+    monkeypatch.setattr(mimetypes, "guess_type", lambda *_args, **_kwargs: ("text/plain", None))
+    modules = sorted(path.name for path in STATIC.glob("*.js"))
+    assert "main.js" in modules
+    for name in modules:
+        answer = signed_in.get(f"/static/{name}")
+        assert answer.status_code == 200, name
+        assert answer.headers["content-type"] == "text/javascript; charset=utf-8", name
+    # The stand-in table is in force: the style sheet, which needs no script type, follows it.
+    assert signed_in.get("/static/app.css").headers["content-type"] == "text/plain"
 
 
 def test_the_bearer_token_still_opens_the_page_and_the_api(server) -> None:
@@ -66,7 +83,7 @@ def test_a_foreign_host_is_refused_even_with_the_token(server) -> None:
     rebound = {**auth, "Host": f"attacker.example:{server.port}"}
     other_port = {**auth, "Host": f"127.0.0.1:{server.port + 1}"}
     for headers in (rebound, other_port):
-        for path in ("/", f"/?token={TOKEN}", "/api/v1/sessions", "/static/app.js", "/nowhere"):
+        for path in ("/", f"/?token={TOKEN}", "/api/v1/sessions", "/static/main.js", "/nowhere"):
             assert httpx.get(server.url + path, headers=headers).status_code == 403, path
         upload = httpx.post(
             f"{server.url}/api/v1/import?name=a.har", headers=headers, content=b"{}"

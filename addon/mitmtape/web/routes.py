@@ -25,10 +25,12 @@ from mitmtape.api_base import (
 )
 from mitmtape.codegen import TARGETS
 from mitmtape.export.formats import FORMATS
+from mitmtape.model import OMISSIONS
 
 SIGN_IN_QUERY = "token"
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+SCRIPT_TYPE = "text/javascript; charset=utf-8"
 # Only this origin: scripts and styles are the files under /static/, images of response
 # bodies are blob: URLs the script makes, nothing is framed, no form posts elsewhere.
 PAGE_POLICY = (
@@ -96,7 +98,8 @@ class PageHandler(ApiHandler):
 
 
 def render_page() -> str:
-    """The page's shell; its choices come from the same registries the API uses."""
+    """The page's shell; its choices and sentences come from the same registries the API and
+    the exports use, so a body that was not kept is explained in the same words everywhere."""
     return (
         _templates()
         .get_template("index.html.j2")
@@ -104,6 +107,7 @@ def render_page() -> str:
             version=__version__,
             formats=[(name, fmt.label) for name, fmt in FORMATS.items()],
             targets=list(TARGETS),
+            omissions=OMISSIONS,
         )
     )
 
@@ -129,6 +133,13 @@ class StaticHandler(StaticFileHandler):
     def set_extra_headers(self, path: str) -> None:
         # Always revalidate: a new version's script must not meet an old cached page.
         self.set_header("Cache-Control", "no-cache")
+
+    def get_content_type(self) -> str:
+        """Browsers run a module script only with a JavaScript type, and the platform's table
+        (which tornado asks) can say otherwise: Windows' registry often maps .js to text/plain."""
+        if self.absolute_path is not None and self.absolute_path.endswith(".js"):
+            return SCRIPT_TYPE
+        return super().get_content_type()
 
 
 WEB_ROUTES: list[tuple[str, type[RequestHandler]]] = [

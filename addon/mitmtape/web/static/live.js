@@ -1,0 +1,31 @@
+// Live: flows recorded by the proxy (or imported) appear without a reload, by the API's
+// server-sent events.
+
+import { API } from "./api.js";
+import { $ } from "./dom.js";
+import { PAGE_SIZE, flowRow, showCount } from "./flows.js";
+import { filtered, state } from "./router.js";
+import { showArtifacts } from "./transfer.js";
+
+function onFlowCreated(flow) {
+  const session = state.sessions.find((item) => item.id === flow.session_id);
+  if (session) session.flow_count += 1;
+  const page = state.page;
+  const open = state.params.get("session");
+  if (!page || !state.session || flow.session_id !== state.session.id || !open) return;
+  if (filtered()) return;
+  page.total += 1;
+  if (page.flows.length < PAGE_SIZE && page.offset + page.flows.length === page.total - 1) {
+    page.flows.push(flow);
+    $("#flows tbody").append(flowRow(flow));
+  }
+  showCount();
+}
+
+export function listen() {
+  const events = new EventSource(`${API}/events`);
+  events.addEventListener("open", () => { $("#live").hidden = false; });
+  events.addEventListener("error", () => { $("#live").hidden = true; });
+  events.addEventListener("flow.created", (event) => onFlowCreated(JSON.parse(event.data)));
+  events.addEventListener("artifact.created", () => state.session && showArtifacts(state.session));
+}
