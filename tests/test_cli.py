@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from mitmtape.capture.filterguard import MAX_FILTER_DEPTH
 from mitmtape.cli import main
-from mitmtape.filterguard import MAX_FILTER_DEPTH
-from mitmtape.humanize import count, human_size
 from mitmtape.store import Store
+from mitmtape.text import count, human_size
 from tests.conftest import RecordFactory
 
 

@@ -13,8 +13,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
-from mitmtape.api import ApiServer
-from mitmtape.api_token import API_DEFAULT_PORT, api_token
+from mitmtape.api.security import API_DEFAULT_PORT, api_token
+from mitmtape.api.server import ApiServer
+from mitmtape.capture.record import FilterError, compile_expression
 from mitmtape.codegen import TARGETS, generate
 from mitmtape.compare import compare_sessions
 from mitmtape.export.formats import FORMATS
@@ -25,7 +26,6 @@ from mitmtape.export.pipeline import (
     export_session,
     resolve_destination,
 )
-from mitmtape.humanize import count, human_size
 from mitmtape.importers import (
     IMPORTERS,
     ImportCancelled,
@@ -37,8 +37,8 @@ from mitmtape.importers import (
 from mitmtape.importers.summary import outcome
 from mitmtape.model import FlowRecord, Session
 from mitmtape.progress import ProgressBar
-from mitmtape.record import FilterError, compile_expression
 from mitmtape.store import FlowFilter, Store, StoreError, default_db_path
+from mitmtape.text import count, human_size
 
 
 class CliError(Exception):

@@ -58,7 +58,7 @@ print(json.dumps({"seconds": elapsed, "peak_mb": peak, "flows": result.flows,
 SAVEHAR_RUN = """
 import json, resource, sys, time
 from mitmproxy.addons.savehar import SaveHar
-from mitmtape.record import record_to_flow
+from mitmtape.capture.record import record_to_flow
 from mitmtape.store import Store
 store = Store(sys.argv[1])
 flows = [record_to_flow(r) for b in store.iter_flow_batches(sys.argv[2]) for r in b]

@@ -19,7 +19,7 @@ import httpx
 from export_bench import build
 from playwright.sync_api import sync_playwright
 
-from mitmtape.api import ApiServer
+from mitmtape.api.server import ApiServer
 from mitmtape.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests' chromium launcher

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mitmtape.api import ApiServer
+from mitmtape.api.server import ApiServer
 from mitmtape.model import FlowRecord, Session
 from mitmtape.store import Store
 

@@ -14,9 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from mitmtape.api import ApiServer
+from mitmtape.api.openapi import openapi_document
+from mitmtape.api.server import ApiServer
 from mitmtape.importers import import_file
-from mitmtape.openapi import openapi_document
 from mitmtape.store import Store
 from tests.api.conftest import AUTH, SAMPLES, TOKEN
 

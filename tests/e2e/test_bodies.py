@@ -178,7 +178,7 @@ def _writer_children(proxy: MitmDump) -> list[int]:
         except (OSError, ValueError):
             continue
         parent = fields.get("PPid", "").strip()
-        if parent == str(proxy.process.pid) and b"mitmtape.writer" in cmdline:
+        if parent == str(proxy.process.pid) and b"mitmtape.capture.writer" in cmdline:
             found.append(int(status.parent.name))
     return found
 

@@ -107,7 +107,7 @@ API_DOOR = (
     HIGH_WATER
     + """
 import json, sys, httpx
-from mitmtape.api import ApiServer
+from mitmtape.api.server import ApiServer
 from mitmtape.store import Store
 api = ApiServer(Store(sys.argv[1]), "token")
 api.start()

@@ -10,9 +10,9 @@ from mitmproxy.addons.clientplayback import ClientPlayback
 from mitmproxy.addons.view import View
 from mitmproxy.test import taddons
 
+from mitmtape.capture.record import flow_to_record, record_to_flow
 from mitmtape.importers import import_new_session
 from mitmtape.model import Body, FlowRecord, Request, Response, Timings, WebSocketMessage
-from mitmtape.record import flow_to_record, record_to_flow
 
 START = datetime(2026, 3, 8, 14, 30, 22, 500000, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mitmtape.api import ApiServer
+from mitmtape.api.server import ApiServer
 from mitmtape.store import Store
 
 TOKEN = "web-t0ken"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mitmtape.api import ApiServer
+from mitmtape.api.server import ApiServer
 from mitmtape.store import Store
 from tests.api.conftest import SAMPLES
 from tests.web.conftest import TOKEN

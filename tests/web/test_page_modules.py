@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import random
 
-from mitmtape.api import ApiServer
-from mitmtape.api_events import FLOW_CREATED, flow_created
-from mitmtape.humanize import human_size
+from mitmtape.api.events import FLOW_CREATED, flow_created
+from mitmtape.api.server import ApiServer
 from mitmtape.model import OMISSIONS, Body
 from mitmtape.store import Store
+from mitmtape.text import human_size
 
 # Exact ties (1,250 bytes is 1.25 KB) are where JavaScript's toFixed and Python's format part.
 TIES = [1_250, 1_350, 2_500_000, 12_250_000_000]

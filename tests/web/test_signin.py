@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mitmtape.api import ApiServer
-from mitmtape.api_base import cookie_name
+from mitmtape.api.security import cookie_name
+from mitmtape.api.server import ApiServer
 from mitmtape.web.routes import STATIC
 from tests.web.conftest import TOKEN
 

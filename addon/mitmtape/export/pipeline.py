@@ -17,9 +17,9 @@ from pathlib import Path
 
 from mitmtape.export.base import ExportContext, ExportFormat
 from mitmtape.export.formats import FORMATS
-from mitmtape.humanize import count, human_size
 from mitmtape.model import FlowRecord, Session, format_time, new_id, utc_now
 from mitmtape.store import NO_FILTER, Artifact, FlowFilter, Store
+from mitmtape.text import count, human_size
 
 EXPORT_BATCH = 5_000
 ARTIFACT_MAX_BYTES = 20 * 1024 * 1024

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mitmtape.humanize import count
 from mitmtape.importers.pipeline import ImportResult
+from mitmtape.text import count
 
 ERRORS_SHOWN = 3
 

@@ -15,14 +15,8 @@ import jinja2
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler
 
 from mitmtape import __version__
-from mitmtape.api_base import (
-    ApiHandler,
-    Unauthorized,
-    cookie_name,
-    cookie_value,
-    refusal,
-    same_text,
-)
+from mitmtape.api.base import ApiHandler, Unauthorized
+from mitmtape.api.security import cookie_name, cookie_value, refusal, same_text
 from mitmtape.codegen import TARGETS
 from mitmtape.export.formats import FORMATS
 from mitmtape.model import OMISSIONS

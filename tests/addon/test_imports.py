@@ -11,7 +11,7 @@ from mitmproxy.test import taddons, tflow
 
 from mitmtape.addon import MitmTape
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_captures"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_captures"
 
 
 @pytest.fixture

@@ -26,18 +26,15 @@ from tornado.httputil import HTTPMessageDelegate, HTTPServerRequest
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from mitmtape import api_handlers as handlers
-from mitmtape.api_base import (
-    REQUEST_BODY_MAX,
-    BodyTooLargeHandler,
-    NotFoundHandler,
-    own_origins,
-)
-from mitmtape.api_events import HEARTBEAT_SECONDS, EventHub, EventsHandler, encode_event
-from mitmtape.api_transfer import ExportHandler, FileImportHandler, ImportHandler, UploadHandler
+from mitmtape.api import handlers
+from mitmtape.api.base import REQUEST_BODY_MAX, BodyTooLargeHandler, NotFoundHandler
+from mitmtape.api.events import HEARTBEAT_SECONDS, EventHub, encode_event
+from mitmtape.api.openapi import openapi_document
+from mitmtape.api.security import own_origins
+from mitmtape.api.stream import EventsHandler
+from mitmtape.api.transfer import ExportHandler, FileImportHandler, ImportHandler, UploadHandler
 from mitmtape.export.pipeline import ARTIFACTS_KEEP
 from mitmtape.importers import IMPORT_FILE_LIMIT
-from mitmtape.openapi import openapi_document
 from mitmtape.store import Store
 from mitmtape.web import SIGN_IN_QUERY, WEB_ROUTES
 from mitmtape.workspace import Workspace

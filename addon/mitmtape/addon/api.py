@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from mitmproxy import ctx, exceptions
 from mitmproxy.addonmanager import Loader
 
-from mitmtape.api import ApiServer
-from mitmtape.api_events import ARTIFACT_CREATED, FLOW_CREATED
-from mitmtape.api_token import API_DEFAULT_PORT, api_token
+from mitmtape.api.events import ARTIFACT_CREATED, FLOW_CREATED
+from mitmtape.api.security import API_DEFAULT_PORT, api_token
+from mitmtape.api.server import ApiServer
 from mitmtape.store import Artifact
 
 if TYPE_CHECKING:

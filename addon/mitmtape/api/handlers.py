@@ -13,7 +13,7 @@ from typing import Any
 
 from tornado.iostream import StreamClosedError
 
-from mitmtape.api_base import (
+from mitmtape.api.base import (
     FILTER_QUERY,
     JSON_TYPE,
     PAGE_QUERY,
@@ -23,12 +23,12 @@ from mitmtape.api_base import (
     preferred_type,
     with_charset,
 )
-from mitmtape.api_markdown import PAGE_POLICY, markdown_page
+from mitmtape.api.markdown import PAGE_POLICY, markdown_page
+from mitmtape.capture.record import compile_expression
 from mitmtape.codegen import generate
 from mitmtape.compare import compare_sessions
 from mitmtape.export.pipeline import safe_file_stem
 from mitmtape.model import FlowRecord
-from mitmtape.record import compile_expression
 from mitmtape.store import FlowFilter, Store
 
 MARKDOWN_TYPE = "text/markdown"

@@ -6,9 +6,9 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
+from mitmtape.capture.record import flow_to_record, snapshot_from_wire, snapshot_of
+from mitmtape.capture.snapshot import timings
 from mitmtape.model import FlowRecord, Timings
-from mitmtape.record import flow_to_record, snapshot_from_wire, snapshot_of
-from mitmtape.snapshot import timings
 
 
 def timings_of(flow, fresh_connection: bool) -> Timings:

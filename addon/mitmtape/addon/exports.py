@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from mitmproxy import command, ctx, exceptions, flow, http, types
 from mitmproxy.addonmanager import Loader
 
+from mitmtape.capture.record import flow_to_record
 from mitmtape.export.formats import FORMATS
 from mitmtape.export.pipeline import (
     ExportError,
@@ -19,7 +20,6 @@ from mitmtape.export.pipeline import (
     get_format,
 )
 from mitmtape.model import Session
-from mitmtape.record import flow_to_record
 from mitmtape.store import StoreError
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ import pytest
 from mitmproxy.log import ALERT
 from mitmproxy.test import tflow
 
-from mitmtape.record import snapshot_of
+from mitmtape.capture.record import snapshot_of
+from mitmtape.capture.writer import SPOOL_BODY_BYTES, FlowWriter, footprint
 from mitmtape.store import Store
-from mitmtape.writer import SPOOL_BODY_BYTES, FlowWriter, footprint
 from tests.conftest import RecordFactory
 from tests.e2e.tmpfs import fill, small_tmpfs
 
@@ -128,7 +128,7 @@ def test_child_commits_what_it_has_when_the_proxy_is_killed(tmp_path: Path) -> N
     script = f"""
 import sys, time
 from mitmtape.store import Store
-from mitmtape.writer import FlowWriter
+from mitmtape.capture.writer import FlowWriter
 from mitmtape.model import FlowRecord, Request
 store = Store({str(db)!r}); session = store.active_session().id
 writer = FlowWriter(store.path, interval=60.0)

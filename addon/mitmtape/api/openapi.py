@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from mitmtape import __version__
-from mitmtape.api_base import OFFSET_MAX, PAGE_LIMIT_MAX, STATUS_RANGE
-from mitmtape.api_transfer import EXPORT_NAMES
+from mitmtape.api.base import OFFSET_MAX, PAGE_LIMIT_MAX, STATUS_RANGE
+from mitmtape.api.transfer import EXPORT_NAMES
 from mitmtape.codegen import TARGETS
 from mitmtape.importers import IMPORTERS
 

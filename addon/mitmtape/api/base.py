@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import hmac
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
+from mitmtape.api.context import ApiContext
+from mitmtape.api.security import cookie_name, cookie_value, refusal, same_text
+from mitmtape.capture.record import FilterError
 from mitmtape.export.pipeline import ExportError
 from mitmtape.importers import FileTooLarge, ImportFailed
-from mitmtape.record import FilterError
 from mitmtape.store import ArtifactNotFound, FlowFilter, FlowNotFound, SessionNotFound, StoreError
 from mitmtape.workspace import WorkspaceError, WorkspaceNotFound, WorkspaceTooLarge
-
-if TYPE_CHECKING:
-    from mitmtape.api import ApiServer
 
 T = TypeVar("T")
 
@@ -49,11 +45,6 @@ PAGE_LIMIT_MAX = 1_000
 OFFSET_MAX = 1_000_000_000
 PAGE_QUERY = frozenset({"limit", "offset"})
 FILTER_QUERY = frozenset({"method", "url", "status_min", "status_max"})
-# Methods that change nothing: a cross-site request of any other method is refused (CSRF).
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# The web page's sign-in cookie: named per port, since browsers share cookies across ports.
-COOKIE_PREFIX = "mitmtape-"
-COOKIE_PURPOSE = b"mitmtape web page sign-in"
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 JSON_TYPE = "application/json"
@@ -84,40 +75,6 @@ class Unauthorized(HTTPError):
 
     def __init__(self) -> None:
         super().__init__(401)
-
-
-def cookie_name(port: int) -> str:
-    return f"{COOKIE_PREFIX}{port}"
-
-
-def cookie_value(token: str) -> str:
-    """What the sign-in cookie holds: derived from the token, so the cookie is not the token
-    itself (it is no use as a Bearer header), and it changes when the token does."""
-    return hmac.new(token.encode(), COOKIE_PURPOSE, hashlib.sha256).hexdigest()
-
-
-def same_text(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def own_origins(host: str, port: int) -> frozenset[str]:
-    """The `Host` values this server answers: its loopback address, or localhost, and its port.
-    Anything else is a name that resolved here by DNS rebinding."""
-    address = f"[{host}]" if ":" in host else host
-    return frozenset({f"{address}:{port}", f"localhost:{port}"})
-
-
-def refusal(request: HTTPServerRequest, hosts: frozenset[str]) -> str | None:
-    """Why a request must not be served (DNS rebinding, CSRF), or None when it may be."""
-    host = request.headers.get("Host", "").lower()
-    if host not in hosts:
-        return f"this server answers only for {' or '.join(sorted(hosts))}, not {host!r}"
-    origin = request.headers.get("Origin")
-    if request.method not in SAFE_METHODS and origin is not None:
-        scheme, _, origin_host = origin.lower().partition("://")
-        if scheme != "http" or origin_host not in hosts:
-            return f"a {request.method} from another site ({origin!r}) is refused"
-    return None
 
 
 def error_status(exc: BaseException) -> int | None:
@@ -173,7 +130,7 @@ class ApiHandler(RequestHandler):
     QUERY: frozenset[str] = frozenset()
 
     @property
-    def api(self) -> ApiServer:
+    def api(self) -> ApiContext:
         return self.settings["api"]
 
     def set_default_headers(self) -> None:

@@ -16,16 +16,8 @@ from mitmproxy.websocket import WebSocketData
 from mitmproxy.websocket import WebSocketMessage as MitmWebSocketMessage
 from wsproto.frame_protocol import Opcode
 
-from mitmtape.filterguard import FilterTooComplex, check_filter
-from mitmtape.model import (
-    FlowRecord,
-    Headers,
-    Request,
-    Response,
-    Timings,
-    WebSocketMessage,
-)
-from mitmtape.snapshot import (
+from mitmtape.capture.filterguard import FilterTooComplex, check_filter
+from mitmtape.capture.snapshot import (
     STREAMED,
     BodyWire,
     FlowSnapshot,
@@ -37,6 +29,14 @@ from mitmtape.snapshot import (
     ResponseWire,
     ServerSnapshot,
     WireSnapshot,
+)
+from mitmtape.model import (
+    FlowRecord,
+    Headers,
+    Request,
+    Response,
+    Timings,
+    WebSocketMessage,
 )
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mitmtape.api import API_IDLE_TIMEOUT, ROUTES, ApiServer, loopback_address
-from mitmtape.api_base import BODY_DISCARD_MAX, REQUEST_BODY_MAX
-from mitmtape.openapi import openapi_document
+from mitmtape.api.base import BODY_DISCARD_MAX, REQUEST_BODY_MAX
+from mitmtape.api.openapi import openapi_document
+from mitmtape.api.server import API_IDLE_TIMEOUT, ROUTES, ApiServer, loopback_address
 from mitmtape.store import Store
 from tests.api.conftest import AUTH, TOKEN
 

@@ -1,4 +1,5 @@
-"""Server-Sent Events: `flow.created` and `artifact.created` pushed to `GET /api/v1/events`.
+"""Server-Sent Events: `flow.created` and `artifact.created`, fanned out to the open streams of
+`GET /api/v1/events` (the handler is `api/stream.py`).
 
 Events are published from any thread (the writer's report thread, import workers) and fanned
 out on the API's own loop. Each open stream has a bounded queue: a client that stops reading
@@ -11,9 +12,6 @@ import asyncio
 import json
 from typing import Any
 
-from tornado.iostream import StreamClosedError
-
-from mitmtape.api_base import ApiHandler
 from mitmtape.model import FlowRecord
 
 HEARTBEAT_SECONDS = 15.0
@@ -67,37 +65,3 @@ class EventHub:
     def close(self) -> None:
         for queue in list(self._queues):
             self.end(queue)
-
-
-class EventsHandler(ApiHandler):
-    """`GET /api/v1/events`: the stream, with a comment line as heartbeat."""
-
-    _queue: asyncio.Queue[str | None] | None = None
-
-    async def get(self) -> None:
-        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.set_header("X-Accel-Buffering", "no")
-        hub = self.api.events
-        self._queue = queue = hub.subscribe()
-        try:
-            await self._send(STREAM_OPENED)
-            while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), hub.heartbeat)
-                except TimeoutError:
-                    message = HEARTBEAT
-                if message is None:
-                    return
-                await self._send(message)
-        except StreamClosedError:
-            return
-        finally:
-            hub.end(queue)
-
-    async def _send(self, text: str) -> None:
-        self.write(text)
-        await self.flush()
-
-    def on_connection_close(self) -> None:
-        if self._queue is not None:
-            self.api.events.end(self._queue)

@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mitmtape.api import ApiServer
+from mitmtape.api.server import ApiServer
+from mitmtape.capture.record import compile_expression
 from mitmtape.export.pipeline import ARTIFACTS_KEEP, ExportOptions, export_session
 from mitmtape.importers import IMPORT_FILE_LIMIT
 from mitmtape.model import Session
-from mitmtape.record import compile_expression
 from mitmtape.store import FlowFilter, Store
 from tests.api.conftest import AUTH, SAMPLES, TEST_UPLOAD_LIMIT, TOKEN
 

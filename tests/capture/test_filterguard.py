@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from mitmtape.filterguard import (
+from mitmtape.capture.filterguard import (
     MAX_FILTER_DEPTH,
     MAX_FILTER_LENGTH,
     MAX_FILTER_WORK,
     check_filter,
     measure_filter,
 )
-from mitmtape.record import FilterError, compile_expression
+from mitmtape.capture.record import FilterError, compile_expression
 from tests.conftest import RecordFactory
 
 

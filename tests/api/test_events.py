@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mitmtape.api import ApiServer
-from mitmtape.api_events import encode_event, flow_created
+from mitmtape.api.events import encode_event, flow_created
+from mitmtape.api.server import ApiServer
 from mitmtape.model import FlowRecord, Session
 from mitmtape.store import Store
 from tests.api.conftest import AUTH, SAMPLES, TOKEN

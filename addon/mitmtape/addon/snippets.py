@@ -9,8 +9,8 @@ from pathlib import Path
 import pyperclip
 from mitmproxy import command, exceptions, flow, http, types
 
+from mitmtape.capture.record import flow_to_record
 from mitmtape.codegen import TARGETS, generate
-from mitmtape.record import flow_to_record
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from mitmproxy import command, ctx, http, types
 
+from mitmtape.capture.record import record_to_flow
 from mitmtape.importers import import_file, import_new_session
 from mitmtape.importers.summary import outcome
 from mitmtape.model import FlowRecord, Session
-from mitmtape.record import record_to_flow
 
 if TYPE_CHECKING:
     from mitmtape.addon import MitmTape

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mitmtape.api_markdown import markdown_page, markdown_to_html
+from mitmtape.api.markdown import markdown_page, markdown_to_html
 
 
 def test_headings_paragraphs_lists_and_code_become_tags() -> None:

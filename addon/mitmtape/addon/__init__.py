@@ -13,16 +13,16 @@ from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.utils import human
 
-from mitmtape.addon_api import ApiCommands
-from mitmtape.addon_copy import CopyCommands
-from mitmtape.addon_export import ExportCommands
-from mitmtape.addon_import import ImportCommands
-from mitmtape.addon_keys import KeyCommands
+from mitmtape.addon.api import ApiCommands
+from mitmtape.addon.exports import ExportCommands
+from mitmtape.addon.imports import ImportCommands
+from mitmtape.addon.keys import KeyCommands
+from mitmtape.addon.snippets import CopyCommands
+from mitmtape.capture.record import snapshot_of
+from mitmtape.capture.writer import FlowWriter
 from mitmtape.compare import compare_sessions
 from mitmtape.export.pipeline import ARTIFACTS_KEEP, ExportError, check_artifacts_keep
-from mitmtape.record import snapshot_of
 from mitmtape.store import Store, StoreError, default_db_path
-from mitmtape.writer import FlowWriter
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mitmtape.export.textcut import PATH_CUT, cut_path
+from mitmtape.export.report.textcut import PATH_CUT, cut_path
 
 
 def test_a_path_of_sixty_characters_is_kept_whole() -> None:

@@ -8,8 +8,8 @@ from mitmproxy import exceptions
 from mitmproxy.test import tflow
 from mitmproxy.tools.console import defaultkeys, keymap
 
-from mitmtape.addon_copy import CopyCommands
-from mitmtape.addon_keys import BINDINGS
+from mitmtape.addon.keys import BINDINGS
+from mitmtape.addon.snippets import CopyCommands
 
 
 def test_copy_puts_the_snippet_on_the_clipboard(monkeypatch) -> None:

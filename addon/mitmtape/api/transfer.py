@@ -16,17 +16,17 @@ from typing import Any, BinaryIO
 from tornado.iostream import StreamClosedError
 from tornado.web import stream_request_body
 
-from mitmtape.api_base import (
+from mitmtape.api.base import (
     FILTER_QUERY,
     JSON_TYPE,
     ApiError,
     ApiHandler,
     attachment,
-    refusal,
     with_charset,
 )
-from mitmtape.api_events import ARTIFACT_CREATED, FLOW_CREATED, flow_created
-from mitmtape.api_upload import (
+from mitmtape.api.events import ARTIFACT_CREATED, FLOW_CREATED, flow_created
+from mitmtape.api.security import refusal
+from mitmtape.api.upload import (
     MultipartUpload,
     RawUpload,
     UploadError,
@@ -34,11 +34,11 @@ from mitmtape.api_upload import (
     UploadTooLarge,
     multipart_boundary,
 )
+from mitmtape.capture.record import compile_expression
 from mitmtape.export.formats import FORMATS
 from mitmtape.export.pipeline import ExportCancelled, ExportOptions, ExportResult, export_session
 from mitmtape.importers import IMPORTERS, import_file, import_new_session
 from mitmtape.model import FlowRecord, Session
-from mitmtape.record import compile_expression
 
 # The seed's name for the HTML report export.
 EXPORT_ALIASES = {"report": "html"}

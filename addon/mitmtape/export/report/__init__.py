@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from mitmtape.export.base import ExportContext, ExportFormat
 from mitmtape.export.redact import redact_record
-from mitmtape.export.textcut import cut_path
+from mitmtape.export.report.textcut import cut_path
 from mitmtape.model import OMISSIONS, TIMING_PHASES, FlowRecord, format_time, media_type
 
 REPORT_CAP = 10_000

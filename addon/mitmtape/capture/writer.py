@@ -36,9 +36,9 @@ from typing import IO, Any
 
 from mitmproxy.log import ALERT
 
+from mitmtape.capture.record import snapshot_from_wire
+from mitmtape.capture.snapshot import WireSnapshot
 from mitmtape.model import FlowRecord
-from mitmtape.record import snapshot_from_wire
-from mitmtape.snapshot import WireSnapshot
 from mitmtape.store import Store
 
 WRITE_BATCH = 500
@@ -53,7 +53,8 @@ WRITE_RETRY_FIRST_S = 0.25
 WRITE_RETRY_MAX_S = 5.0
 # What a waiting record costs beyond its bodies, headers and URL (its objects and JSON).
 RECORD_OVERHEAD_BYTES = 1024
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# The folder holding the `mitmtape` package, put on the child's path for a checkout's `-s` use.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class FlowWriter:
             filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
         )
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "mitmtape.writer", os.fspath(db_path), str(batch_size),
+            [sys.executable, "-m", "mitmtape.capture.writer", os.fspath(db_path), str(batch_size),
              str(interval), "1" if on_written else "0", str(retry_buffer_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

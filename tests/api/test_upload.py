@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mitmtape.api_upload import (
+from mitmtape.api.upload import (
     MultipartUpload,
     RawUpload,
     UploadError,
