@@ -1,7 +1,8 @@
 """mitmtape for `mitmdump -s addon/tape.py` (also `mitmproxy -s` and `mitmweb -s`).
 
 mitmproxy puts this file's folder on `sys.path` while it loads the script, so the package beside
-it is found from a checkout whose dependencies are installed.
+it is found from a checkout whose dependencies are installed. An installed mitmtape carries its
+own copy, `mitmtape/script/tape.py`, which `mitmtape proxy|console|web` loads.
 """
 
 from mitmtape.addon import MitmTape

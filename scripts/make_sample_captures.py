@@ -29,8 +29,9 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 from websockets.sync.server import ServerConnection, serve
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' chromium launcher
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' chromium and ports
 from tests.browser import launch_chromium
+from tests.ports import free_port
 
 HOST = "127.0.0.1"
 ITEMS = {"items": [{"id": 1, "name": "tape"}, {"id": 2, "name": "reel"}]}
@@ -116,12 +117,6 @@ class Handler(BaseHTTPRequestHandler):
 def echo_twice(connection: ServerConnection) -> None:
     for message in connection:
         connection.send(message)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def browse(url: str, har: Path | None, proxy_port: int | None) -> None:

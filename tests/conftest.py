@@ -1,9 +1,10 @@
-"""Fixtures shared by the whole suite: records, a real SQLite store, free loopback ports, and
-Debian's chromium under Playwright (one per run: the sync API cannot run two at once)."""
+"""Fixtures shared by the whole suite: records, a real SQLite store, the addon in mitmproxy's
+test context, and Debian's chromium under Playwright (one per run: the sync API cannot run two
+at once). Free ports are tests/ports.py, waiting to a deadline tests/waiting.py."""
 
 from __future__ import annotations
 
-import socket
+import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,24 +22,29 @@ from mitmtape.model import (
     Timings,
     WebSocketMessage,
 )
-from mitmtape.store import Store
+from mitmtape.store import Store, open_store
 from tests.browser import NoChromium, launch_chromium
+from tests.postgres import fresh_database
 
 BASE_TIME = datetime(2026, 3, 8, 14, 30, 22, 123456, tzinfo=UTC)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "tape.db")
-    yield opened
-    opened.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A real store on each engine, closed after the test: a SQLite file in a fresh folder, or
+    a fresh schema on the test PostgreSQL server (tests/postgres.py)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            location: str | Path = tmp_path / "tape.db"
+        else:
+            location = stack.enter_context(fresh_database())
+            # A server's workspaces live in the data folder: the test's, not the home's.
+            request.getfixturevalue("monkeypatch").setattr(
+                "mitmtape.store.DEFAULT_CONFDIR", str(tmp_path / "confdir")
+            )
+        opened = open_store(location)
+        stack.callback(opened.close)
+        yield opened
 
 
 @pytest.fixture

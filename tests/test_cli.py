@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,9 @@ import pytest
 from mitmtape.capture.filterguard import MAX_FILTER_DEPTH
 from mitmtape.cli import main
 from mitmtape.store import Store
-from mitmtape.text import count, human_size
+from mitmtape.text import count
 from tests.conftest import RecordFactory
+from tests.waiting import wait_until
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -118,17 +118,6 @@ def test_environment_variable_names_the_database(filled: Path, monkeypatch) -> N
     monkeypatch.setenv("MITMTAPE_DB", str(filled))
     code, out = run("sessions", "--json")
     assert code == 0 and "API Tests" in out
-
-
-@pytest.mark.parametrize(
-    ("size", "text"), [(0, "0 B"), (999, "999 B"), (1000, "1.0 KB"), (3_200_000, "3.2 MB")]
-)
-def test_human_size(size: int, text: str) -> None:
-    assert human_size(size) == text
-
-
-def test_count_uses_thousands_and_plural() -> None:
-    assert (count(1, "flow"), count(1247, "flow")) == ("1 flow", "1,247 flows")
 
 
 def test_export_to_a_folder_uses_the_default_name(filled: Path, tmp_path: Path, capsys) -> None:
@@ -273,6 +262,9 @@ def test_import_of_a_broken_file_is_one_clear_line(tmp_path: Path, capsys) -> No
 # Enough small entries for seconds of importing (15,000 flows/s measured), so the signal
 # lands mid-import; the tests signal as soon as the first batch is committed.
 BIG_HAR_ENTRIES = 100_000
+IMPORT_COMMIT_SECONDS = 60
+# Asked this often, the first commit is seen long before the import is through.
+COMMIT_POLL_SECONDS = 0.01
 HAR_ENTRY = {
     "startedDateTime": "2024-01-01T00:00:00.000Z",
     "time": 1,
@@ -310,10 +302,12 @@ def interrupt_import(db: Path, har: Path, signum: int, *extra: str) -> tuple[int
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while stored(db, "SELECT count(*) FROM flows") == before and process.poll() is None:
-        assert time.monotonic() < deadline, "the import committed nothing within 60 s"
-        time.sleep(0.01)
+    wait_until(
+        lambda: stored(db, "SELECT count(*) FROM flows") != before or process.poll() is not None,
+        IMPORT_COMMIT_SECONDS,
+        "the import's first commit",
+        poll=COMMIT_POLL_SECONDS,
+    )
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     return process.returncode, err
@@ -354,3 +348,42 @@ def test_compare_text_and_json(filled: Path, tmp_path: Path) -> None:
     data = json.loads(out)
     assert code == 0 and data["b"]["flows"] == 10
     assert {r["endpoint"] for r in data["removed"]} == {"GET a.test/one", "POST a.test/two"}
+
+
+def test_compare_deep_reports_inside_the_responses(filled: Path, make_record) -> None:
+    store = Store(filled)
+    later = store.create_session("later")
+    # The same 5 bytes as in "API Tests" (`12345`), now a JSON string.
+    store.add_flows([make_record(session_id=later.id, url="https://a.test/one",
+                                 response_body=b'"123"')])  # fmt: skip
+    store.close()
+    code, out = run("--db", str(filled), "compare", "API Tests", "later", "--deep")
+    assert code == 0
+    assert out.split("Responses changed:\n")[1] == (
+        "  GET a.test/one  field type changed: (body)  integer → string\n"
+    )
+    code, out = run("--db", str(filled), "compare", "API Tests", "later", "--deep", "--json")
+    assert code == 0 and json.loads(out)["responses"] == [
+        {"endpoint": "GET a.test/one", "change": "field_type_changed", "what": "(body)",
+         "a": "integer", "b": "string"}
+    ]  # fmt: skip
+    code, out = run("--db", str(filled), "compare", "API Tests", "later", "--json")
+    assert "responses" not in json.loads(out)
+
+
+def test_export_openapi_with_host_picks_one_server(filled: Path, make_record, tmp_path) -> None:
+    store = Store(filled)
+    session = store.get_session("API Tests")
+    store.add_flows([make_record(session_id=session.id, url="http://b.test:8080/other/42")])
+    store.close()
+    code, out = run("--db", str(filled), "export", "API Tests", "--format", "openapi", "-o", "-")
+    assert code == 0
+    assert [s["url"] for s in json.loads(out)["servers"]] == [
+        "https://a.test",
+        "http://b.test:8080",
+    ]
+    code, out = run("--db", str(filled), "export", "API Tests", "--format", "openapi",
+                    "--host", "b.test", "-o", "-")  # fmt: skip
+    document = json.loads(out)
+    assert code == 0 and document["servers"] == [{"url": "http://b.test:8080"}]
+    assert list(document["paths"]) == ["/other/{id}"]

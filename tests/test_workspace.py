@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from mitmtape.store import Store
+from mitmtape.store import Store, data_folder
 from mitmtape.workspace import (
     POC_READ_CHUNK,
     WORKSPACE_FILE_MAX_BYTES,
@@ -28,7 +28,8 @@ def zip_of(archive: PocArchive) -> bytes:
 
 def test_folder_lives_beside_the_database(store: Store, workspace: Workspace) -> None:
     session = store.active_session().id
-    assert workspace.folder(session) == store.path.parent / "workspaces" / session
+    beside = store.path.parent if store.path else data_folder()  # a server: the data folder
+    assert workspace.folder(session) == beside / "workspaces" / session
     assert workspace.folder(session).is_dir()
 
 

@@ -90,11 +90,12 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
-Omitted = Literal["streamed", "too-large"]
+Omitted = Literal["streamed", "too-large", "redacted"]
 # Why a body was not kept (spec section 9), and the sentence every door shows for it.
 OMISSIONS: dict[str, str] = {
     "streamed": "not recorded: mitmproxy streamed it (stream_large_bodies)",
     "too-large": "not recorded: larger than tape_max_body_size",
+    "redacted": "not exported: its URL matches a redact-bodies pattern",
 }
 # The largest size a body object may state: SQLite's INTEGER, the store's size columns.
 MAX_BODY_SIZE = 2**63 - 1

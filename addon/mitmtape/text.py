@@ -15,3 +15,19 @@ def human_size(size: float) -> str:
 def count(number: int, noun: str) -> str:
     """`1 flow`, `1,247 flows`."""
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def human_duration(ms: float | None) -> str:
+    """Milliseconds as people read them: `4.2 ms`, `180 ms`, `1.25 s`, `3 min 5 s`, `1 h 2 min`."""
+    if ms is None:
+        return "—"
+    if ms < 10:
+        return f"{ms:.1f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mitmtape.store import Store
+from mitmtape.store import Store, data_folder
 
 WORKSPACES_FOLDER = "workspaces"
 REPORT_FILE = "report.md"
@@ -145,7 +145,7 @@ def _regular_file(path: Path) -> bool:
 class Workspace:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.root = store.path.parent / WORKSPACES_FOLDER
+        self.root = (store.path.parent if store.path else data_folder()) / WORKSPACES_FOLDER
 
     def folder(self, session_id: str) -> Path:
         """The session's folder (made on demand, so tools know where to write)."""

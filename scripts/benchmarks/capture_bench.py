@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import re
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests' free_port
+from mitmtape.store import open_store
+from tests.ports import free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_db import ENGINES, bench_database
 
 REPO = Path(__file__).resolve().parents[2]
 BODY = b'{"items": [1, 2, 3], "ok": true, "padding": "' + b"x" * 900 + b'"}'
@@ -29,12 +35,6 @@ RESPONSE = (
     + b"\r\n\r\n"
     + BODY
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -101,17 +101,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5, help="seconds of load before measuring")
+    parser.add_argument("--db", choices=ENGINES, default="sqlite", help="mitmtape's engine")
     args = parser.parse_args()
     upstream = free_port()
     start_upstream(upstream)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        database = bench_database(args.db, folder)
         (folder / "empty.py").write_text(EMPTY_ADDON)
         tape_script = str(REPO / "addon" / "tape.py")
         scripts = {
             "plain": [],
             "empty": ["-s", str(folder / "empty.py")],
-            "tape": ["-s", tape_script, "--set", f"tape_db={folder / 'tape.db'}"],
+            "tape": ["-s", tape_script, "--set", f"tape_db={database}"],
         }
         proxies = {name: start_proxy(upstream, folder, extra) for name, extra in scripts.items()}
         rates: dict[str, list[float]] = {name: [] for name in proxies}
@@ -132,8 +134,10 @@ def main() -> None:
             for process, _ in proxies.values():
                 process.terminate()
                 process.wait(30)
-        with sqlite3.connect(folder / "tape.db") as db:
-            recorded = db.execute("SELECT COUNT(*) FROM flows").fetchone()[0]
+        store = open_store(database)
+        recorded = sum(session.flow_count for session in store.list_sessions())
+        store.close()
+    print(f"engine: {args.db}")
     report(rates, recorded, sent_to_tape)
 
 

@@ -20,7 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mitmtape.model import Body, FlowRecord, Request, Response, Timings
-from mitmtape.store import Store
+from mitmtape.store import open_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_db import ENGINES, bench_database
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 REQUEST_HEADERS = [
@@ -37,7 +40,7 @@ REQUEST_HEADERS = [
 EXPORT_RUN = """
 import json, resource, sys, time
 from mitmtape.export.pipeline import ExportOptions, export_session
-from mitmtape.store import Store
+from mitmtape.store import Store, open_store
 body_reads = 0
 original = Store._read_bodies
 def counted(self, ids):
@@ -45,7 +48,7 @@ def counted(self, ids):
     body_reads += len(ids)
     return original(self, ids)
 Store._read_bodies = counted
-store = Store(sys.argv[1])
+store = open_store(sys.argv[1])
 started = time.perf_counter()
 options = ExportOptions(keep_artifact=False)
 result = export_session(store, sys.argv[2], sys.argv[3], sys.argv[4], options)
@@ -59,8 +62,8 @@ SAVEHAR_RUN = """
 import json, resource, sys, time
 from mitmproxy.addons.savehar import SaveHar
 from mitmtape.capture.record import record_to_flow
-from mitmtape.store import Store
-store = Store(sys.argv[1])
+from mitmtape.store import open_store
+store = open_store(sys.argv[1])
 flows = [record_to_flow(r) for b in store.iter_flow_batches(sys.argv[2]) for r in b]
 started = time.perf_counter()
 SaveHar().export_har(flows, sys.argv[4])
@@ -109,8 +112,8 @@ def record(chance: random.Random, start: datetime, index: int, session_id: str) 
     )
 
 
-def build(path: Path, counts: dict[str, int]) -> dict[str, str]:
-    store = Store(path)
+def build(location: str, counts: dict[str, int]) -> dict[str, str]:
+    store = open_store(location)
     chance = random.Random(11)
     start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     sessions = {}
@@ -124,7 +127,7 @@ def build(path: Path, counts: dict[str, int]) -> dict[str, str]:
     return sessions
 
 
-def run(script: str, db: Path, session: str, format_name: str, out: Path) -> dict:
+def run(script: str, db: str, session: str, format_name: str, out: Path) -> dict:
     completed = subprocess.run(
         [sys.executable, "-c", script, str(db), session, format_name, str(out)],
         capture_output=True, text=True, check=True,
@@ -137,11 +140,13 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--formats", default="har,json,csv,postman,html,savehar")
+    parser.add_argument("--engine", choices=ENGINES, default="sqlite")
     args = parser.parse_args()
     chosen = args.formats.split(",")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        db = tmp / "bench.db"
+        db = bench_database(args.engine, tmp)
+        print(f"engine: {args.engine}")
         sessions = build(db, {"small": args.small, "large": args.large})
         print(f"{'format':9} {'flows':>7} {'seconds':>8} {'peak MB':>8} {'file MB':>8} body reads")
         for size in ("small", "large"):

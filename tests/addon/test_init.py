@@ -12,10 +12,11 @@ from mitmtape.store import Store
 
 
 def stored(addon: MitmTape) -> list:
-    addon.flush()
-    assert addon.store is not None
-    session = addon.store.active_session().id
-    return [r for b in addon.store.iter_flow_batches(session) for r in b]
+    addon.recorder.flush()
+    store = addon.recorder.store
+    assert store is not None
+    session = store.active_session().id
+    return [r for b in store.iter_flow_batches(session) for r in b]
 
 
 def test_completed_failed_and_websocket_flows_are_recorded(tape) -> None:
@@ -79,44 +80,11 @@ def test_tape_session_option_creates_and_activates(tape) -> None:
     addon, tctx = tape
     tctx.configure(addon, tape_session="checkout flow")
     addon.response(tflow.tflow(resp=True))
-    addon.flush()
-    assert addon.store is not None
-    assert addon.store.active_session().name == "checkout flow"
-    assert addon.store.get_session("checkout flow").flow_count == 1
-
-
-def test_session_commands(tape) -> None:
-    addon, tctx = tape
-    assert "Recording into new session 'one'" in tctx.command(addon.session_new, "one")
-    addon.response(tflow.tflow(resp=True))
-    tctx.command(addon.session_new, "two")
-    addon.response(tflow.tflow(resp=True))
-    addon.response(tflow.tflow(resp=True))
-    listing = tctx.command(addon.session_list)
-    assert "one" in listing and "* " in listing
-    tctx.command(addon.session_switch, "one")
-    tctx.command(addon.session_rename, "two", "second")
-    assert addon.store is not None
-    assert addon.store.get_session("second").flow_count == 2
-    assert addon.store.active_session().name == "one"
-    message = tctx.command(addon.session_delete, "one")
-    assert "with 1 flows" in message
-    assert addon.store.find_session("one") is None
-
-
-@pytest.mark.parametrize(
-    ("method", "args", "problem"),
-    [
-        ("session_switch", ["nope"], "no session with id or name 'nope'"),
-        ("session_delete", ["nope"], "no session with id or name 'nope'"),
-        ("session_rename", ["nope", "x"], "no session"),
-        ("session_new", [""], "cannot be empty"),
-    ],
-)
-def test_session_command_errors_are_clear(tape, method: str, args: list[str], problem: str):
-    addon, tctx = tape
-    with pytest.raises(exceptions.CommandError, match=problem):
-        tctx.command(getattr(addon, method), *args)
+    addon.recorder.flush()
+    store = addon.recorder.store
+    assert store is not None
+    assert store.active_session().name == "checkout flow"
+    assert store.get_session("checkout flow").flow_count == 1
 
 
 def test_corrupt_database_at_runtime_is_an_option_error(tape, tmp_path: Path) -> None:
@@ -134,8 +102,8 @@ def test_default_database_lives_under_confdir(tmp_path: Path, monkeypatch) -> No
     addon = MitmTape()
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confdir=str(tmp_path / "conf"))
-        assert addon.store is not None
-        assert addon.store.path == tmp_path / "conf" / "mitmtape" / "mitmtape.db"
+        assert addon.recorder.store is not None
+        assert addon.recorder.store.path == tmp_path / "conf" / "mitmtape" / "mitmtape.db"
         addon.done()
 
 
@@ -151,30 +119,21 @@ def test_done_flushes_pending_records(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_compare_command(tape) -> None:
-    addon, tctx = tape
-    addon.response(tflow.tflow(resp=True))
-    before = addon.session_id
-    tctx.command(addon.session_new, "after")
-    flow = tflow.tflow(resp=True)
-    flow.request.path = "/other"
-    addon.response(flow)
-    text = tctx.command(addon.compare, before, "after")
-    assert "1 added, 1 removed" in text and "+ GET address/other" in text
-    with pytest.raises(exceptions.CommandError, match="'missing'"):
-        tctx.command(addon.compare, before, "missing")
-
-
 def test_mitmtape_is_one_addon_node_that_brings_every_command(tape) -> None:
     """mitmproxy offers each of a flow's events to every addon node; mitmtape adds one."""
     addon, tctx = tape
     assert list(addonmanager.traverse([addon])) == [addon]
     registered = {name for name in tctx.master.commands.commands if name.startswith("tape.")}
     assert registered == {
-        "tape.compare", "tape.copy", "tape.copy.file", "tape.copy.targets", "tape.export",
-        "tape.export.flows", "tape.export.formats", "tape.export.session", "tape.import",
-        "tape.import.new", "tape.keys", "tape.session.delete", "tape.session.list",
+        "tape.compare", "tape.compare.deep", "tape.copy", "tape.copy.file", "tape.copy.targets",
+        "tape.export", "tape.export.flows", "tape.export.formats", "tape.export.session",
+        "tape.import", "tape.import.formats", "tape.import.new", "tape.keys",
+        "tape.replay.client", "tape.replay.server", "tape.session.delete", "tape.session.list",
         "tape.session.new", "tape.session.rename", "tape.session.switch",
     }  # fmt: skip
-    options = {"tape_api", "tape_api_port", "tape_api_token", "tape_export_on_exit", "tape_redact"}
+    options = {
+        "tape_api", "tape_api_port", "tape_api_token", "tape_export_on_exit", "tape_keys",
+        "tape_redact", "tape_redact_names", "tape_redact_bodies", "tape_server_replay",
+        "tape_record_replayed", "tape_replay_ignore",
+    }  # fmt: skip
     assert options <= set(tctx.options.keys())

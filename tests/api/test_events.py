@@ -77,6 +77,21 @@ def test_a_published_event_reaches_every_stream(server: ApiServer, rich_record: 
         assert data["url"] == rich_record.request.url
 
 
+def test_what_is_published_while_the_server_is_stopped_reaches_no_stream(
+    store: Store,
+) -> None:
+    api = ApiServer(store, TOKEN)
+    api.publish("flow.created", {"when": "before start"})
+    api.start()
+    try:
+        with event_stream(api) as lines:
+            api.publish("flow.created", {"when": "while serving"})
+            assert next_event(lines, "flow.created") == {"when": "while serving"}
+    finally:
+        api.stop()
+    api.publish("flow.created", {"when": "after stop"})  # no loop to hand it to: nothing
+
+
 def test_an_export_publishes_artifact_created(
     server: ApiServer, client: httpx.Client, session: Session, store: Store
 ) -> None:

@@ -19,6 +19,7 @@ from mitmtape.model import Session
 from mitmtape.store import Store
 from mitmtape.workspace import WORKSPACE_FILE_MAX_BYTES, Workspace
 from tests.api.conftest import AUTH, TOKEN
+from tests.conftest import RecordFactory
 from tests.e2e.mitmdump import venv_tool
 
 POC_TOTAL_BYTES = 300 * 1024 * 1024
@@ -383,3 +384,61 @@ def test_the_openapi_document_is_served(client: httpx.Client) -> None:
     document = client.get("/api/v1/openapi.json").json()
     assert document["openapi"].startswith("3.1")
     assert "/api/v1/sessions/{id}/export/{format}" in document["paths"]
+
+
+def test_sessions_are_renamed_activated_and_deleted(client, store: Store) -> None:
+    first, second = store.create_session("one"), store.create_session("two")
+    path = f"/api/v1/sessions/{second.id}"
+
+    renamed = client.patch(path, json={"name": "deux"})
+    taken = client.patch(path, json={"name": "one"})
+    activated = client.patch(path, json={"active": True})
+    refused = [client.patch(path, json=body) for body in ({}, {"active": False}, {"name": " "})]
+    deleted = client.delete(path)
+
+    assert renamed.json()["name"] == "deux"
+    assert taken.status_code == 409
+    assert activated.json()["active"] is True
+    assert [answer.status_code for answer in refused] == [400, 400, 400]
+    assert deleted.json()["id"] == second.id
+    assert client.delete(path).status_code == 404
+    assert store.find_session(second.id) is None
+    assert store.active_session().id != second.id
+    assert store.find_session(first.id) is not None
+
+
+def test_flows_take_a_mitmproxy_expression(client, store: Store, make_record) -> None:
+    session = store.create_session("mixed")
+    methods = ["GET", "POST", "GET", "POST", "DELETE"]
+    store.add_flows(make_record(session.id, method=method) for method in methods)
+    path = f"/api/v1/sessions/{session.id}/flows"
+    posts = client.get(path, params={"filter": "~m POST", "limit": 1}).json()
+    bad = client.get(path, params={"filter": "~nonsense ("})
+
+    assert posts["total"] == 2
+    assert [flow["method"] for flow in posts["flows"]] == ["POST"]
+    second = client.get(path, params={"filter": "~m POST", "offset": 1}).json()
+    assert [flow["method"] for flow in second["flows"]] == ["POST"]
+    assert second["flows"][0]["id"] != posts["flows"][0]["id"]
+    assert bad.status_code == 400
+
+
+def test_compare_deep_adds_what_changed_inside_the_responses(
+    client: httpx.Client, store: Store, session: Session, make_record: RecordFactory
+) -> None:
+    changed = store.create_session("changed")
+    store.add_flows([make_record(changed.id, response_body=b'{"ok": "yes"}')])
+    params = {"a": session.id, "b": changed.id, "deep": "true"}
+    response = client.get("/api/v1/compare", params=params)
+    assert response.status_code == 200
+    rows = response.json()["responses"]
+    assert rows == compare_sessions(store, session.id, changed.id, deep=True).responses
+    assert {"endpoint": "GET api.example.com/v1/items", "change": "field_type_changed",
+            "what": "ok", "a": "boolean", "b": "string"} in rows  # fmt: skip
+    assert (
+        "responses" not in client.get("/api/v1/compare", params={**params, "deep": "false"}).json()
+    )
+    bad = client.get("/api/v1/compare", params={**params, "deep": "maybe"})
+    assert (
+        bad.status_code == 400 and bad.json()["error"] == "deep must be true or false, got 'maybe'"
+    )

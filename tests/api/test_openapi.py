@@ -26,7 +26,7 @@ GRAMMAR_INPUTS = {
     "/api/v1/import",
     "/api/v1/sessions/{id}/flows",
 }
-# The event stream never ends by itself, so it is tested on its own (test_api_events.py).
+# The event stream never ends by itself, so it is tested on its own (test_events.py).
 schema = schemathesis.openapi.from_dict(openapi_document()).exclude(path="/api/v1/events")
 
 
@@ -60,7 +60,7 @@ def test_generated_requests_get_documented_answers(
     # Invalid requests are still generated (they hunt for 5xx), but "was it refused" is not
     # judged here: the token is added outside the case (so a case "without" it still has it)
     # and the transport drops parameters whose value is null, so the request on the wire may
-    # be valid. test_api.py pins unknown and repeated parameters instead.
+    # be valid. test_server.py pins unknown and repeated parameters instead.
     excluded = [negative_data_rejection]
     if case.path in GRAMMAR_INPUTS:
         excluded.append(positive_data_acceptance)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mitmtape.api.base import BODY_DISCARD_MAX, REQUEST_BODY_MAX
+from mitmtape.api.base import BODY_DISCARD_MAX, REQUEST_BODY_MAX, ApiHandler
 from mitmtape.api.openapi import openapi_document
 from mitmtape.api.server import API_IDLE_TIMEOUT, ROUTES, ApiServer, loopback_address
 from mitmtape.store import Store
@@ -117,11 +117,12 @@ def test_every_route_wants_the_token_and_says_nothing_else(
             assert "server" not in response.headers
 
 
-def test_the_bearer_scheme_is_case_insensitive(server: ApiServer) -> None:
+def test_the_bearer_scheme_is_case_insensitive(server: ApiServer, store: Store) -> None:
     response = httpx.get(
         f"{server.url}/api/v1/sessions", headers={"Authorization": f"bearer {TOKEN}"}
     )
     assert response.status_code == 200
+    assert [session["id"] for session in response.json()["sessions"]] == [store.active_session().id]
 
 
 def test_unknown_paths_are_404_in_json(client: httpx.Client) -> None:
@@ -136,10 +137,6 @@ def test_a_wrong_method_is_405_with_allow(client: httpx.Client) -> None:
     assert response.headers["Allow"] == "GET, POST"
     assert "error" in response.json()
     assert client.post("/api/v1/artifacts/x").headers["Allow"] == "GET, DELETE"
-
-
-def test_publish_without_a_running_server_does_nothing(store: Store) -> None:
-    ApiServer(store, TOKEN).publish("flow.created", {"id": "x"})
 
 
 def test_each_route_takes_the_query_parameters_it_documents() -> None:
@@ -191,21 +188,44 @@ def test_a_slow_upload_does_not_hold_up_other_requests(server: ApiServer, store:
     assert results[0].json()["imported"] == 0
 
 
-def test_the_server_runs_beside_a_running_event_loop(store: Store) -> None:
-    """As inside mitmproxy: started and stopped from a coroutine, it never uses that loop."""
+def test_the_server_runs_beside_a_running_event_loop(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As inside mitmproxy: started and stopped from a coroutine, it answers while that loop is
+    blocked, and its handlers run on the server's own loop and thread, never the caller's."""
+    handled: list[tuple[asyncio.AbstractEventLoop, threading.Thread]] = []
+    prepare = ApiHandler.prepare
 
-    async def main() -> int:
+    async def recording_prepare(handler: ApiHandler) -> None:
+        handled.append((asyncio.get_running_loop(), threading.current_thread()))
+        await prepare(handler)
+
+    monkeypatch.setattr(ApiHandler, "prepare", recording_prepare)
+
+    async def main() -> tuple[asyncio.AbstractEventLoop, httpx.Response]:
         api = ApiServer(store, TOKEN)
         api.start()
         try:
-            loop = asyncio.get_running_loop()
-            url = f"{api.url}/api/v1/sessions"
-            response = await loop.run_in_executor(None, lambda: httpx.get(url, headers=AUTH))
-            return response.status_code
+            # Blocking on purpose: had the server used this loop, it could not answer.
+            response = httpx.get(f"{api.url}/api/v1/sessions", headers=AUTH, timeout=10)
         finally:
             api.stop()
+        return asyncio.get_running_loop(), response
 
-    assert asyncio.run(main()) == 200
+    # The caller's loop runs on a thread of its own, as mitmproxy's does (and as this thread
+    # may hold Playwright's loop).
+    results: list[tuple[asyncio.AbstractEventLoop, httpx.Response]] = []
+    caller = threading.Thread(target=lambda: results.append(asyncio.run(main())))
+    caller.start()
+    caller.join(30)
+    [(caller_loop, response)] = results
+
+    assert response.status_code == 200
+    assert [session["id"] for session in response.json()["sessions"]] == [store.active_session().id]
+    [(handler_loop, handler_thread)] = handled
+    assert handler_loop is not caller_loop
+    assert handler_thread.name == "mitmtape-api"
+    assert handler_thread is not caller
 
 
 def test_a_query_parameter_given_twice_is_400(client: httpx.Client) -> None:

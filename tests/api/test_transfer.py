@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tempfile
@@ -19,10 +20,13 @@ from mitmtape.importers import IMPORT_FILE_LIMIT
 from mitmtape.model import Session
 from mitmtape.store import FlowFilter, Store
 from tests.api.conftest import AUTH, SAMPLES, TEST_UPLOAD_LIMIT, TOKEN
+from tests.waiting import wait_until
 
 CHROMIUM_HAR = SAMPLES / "chromium-playwright.har"
 MITMPROXY_HAR = SAMPLES / "mitmproxy-savehar.har"
 STAMP = r"\d{4}-\d{2}-\d{2}-\d{6}"
+# The server removes a request's temporary files just after its answer, within this time.
+CLEANUP_SECONDS = 5
 
 
 @pytest.fixture
@@ -35,10 +39,10 @@ def own_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def left_behind(folder: Path) -> list[Path]:
-    """What stays in `folder` once the server had a moment to clean up after its answer."""
-    deadline = time.monotonic() + 5
-    while any(folder.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    """What stays in `folder` once the server has cleaned up after its answer (or a few
+    seconds passed: then the test names what is left)."""
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: not any(folder.iterdir()), CLEANUP_SECONDS, "the clean-up")
     return list(folder.iterdir())
 
 
@@ -111,10 +115,31 @@ def test_export_filters_and_redaction_match_the_pipeline(
     assert response.content == expected
     exported = json.loads(expected)
     assert [flow["response"]["status"] for flow in exported] == [200, 200, 201]
-    assert ["set-cookie", "***"] in exported[0]["response"]["headers"]
+    assert ["set-cookie", "a=***"] in exported[0]["response"]["headers"]
     params = {"method": "post", "url": "/upload"}
     response = client.get(f"/api/v1/sessions/{session.id}/export/csv", params=params)
     assert response.text.count("\r\n") == 2  # the header and the one POST to /upload
+
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnLXNlY3JldA"
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("true", "eyJzdWIiOiJhbGljZSJ9"), ("strict", None)])
+def test_a_redacted_export_says_what_it_masked_in_a_header(
+    client: httpx.Client, store: Store, make_record, mode: str, kept: str | None
+) -> None:
+    session = store.create_session("jwt")
+    record = make_record(url=f"https://api.example.com/cb?access_token=at-s3&id={JWT}")
+    record.session_id = session.id
+    store.add_flows([record])
+    response = client.get(f"/api/v1/sessions/{session.id}/export/har", params={"redact": mode})
+    assert response.headers["X-Mitmtape-Redacted"] == (
+        "headers=0, cookies=0, query_parameters=1, body_fields=0, jwts=1, bodies=0"
+    )
+    assert "c2lnLXNlY3JldA" not in response.text and "at-s3" not in response.text
+    assert (kept in response.text) if kept else ("eyJzdWIi" not in response.text)
+    plain = client.get(f"/api/v1/sessions/{session.id}/export/har")
+    assert "X-Mitmtape-Redacted" not in plain.headers and JWT in plain.text
 
 
 def test_a_non_ascii_session_name_gets_an_rfc_6266_file_name(
@@ -333,3 +358,52 @@ def test_the_real_limit_refuses_256_mb_and_one_byte(store: Store, session: Sessi
         assert time.monotonic() - started < 30
     finally:
         api.stop()
+
+
+def chromium_entries() -> int:
+    return len(json.loads(CHROMIUM_HAR.read_text("utf-8"))["log"]["entries"])
+
+
+def test_import_makes_a_named_session_with_every_entry(client, store: Store) -> None:
+    answer = client.post(
+        "/api/v1/import", params={"name": "capture.har"}, content=CHROMIUM_HAR.read_bytes()
+    )
+    again = client.post(
+        "/api/v1/import",
+        files={"file": ("capture.har", CHROMIUM_HAR.read_bytes(), "application/json")},
+    )
+
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["session_name"] == "capture.har (imported)"
+    assert result["imported"] == chromium_entries()
+    session = store.get_session(result["session"])
+    assert session.description == "Imported from capture.har"
+    assert session.flow_count == chromium_entries()
+    assert again.json()["session_name"] == "capture.har (imported 2)"
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [("notes.txt", CHROMIUM_HAR.read_bytes()), ("broken.har", b'{"log": {"entries": [{"request"')],
+    ids=["wrong-extension", "broken-har"],
+)
+def test_a_failed_import_leaves_no_session(client, store: Store, name: str, body: bytes) -> None:
+    before = [session.id for session in store.list_sessions()]
+    answer = client.post("/api/v1/import", params={"name": name}, content=body)
+    assert answer.status_code == 400
+    assert name in answer.json()["error"]
+    assert [session.id for session in store.list_sessions()] == before
+
+
+def test_import_into_an_open_session_sniffs_the_format(client, store: Store) -> None:
+    target = store.create_session("target")
+    answer = client.post(
+        "/api/v1/import",
+        params={"name": "x.json", "session": target.id},
+        content=CHROMIUM_HAR.read_bytes(),
+    )
+    assert answer.json()["session"] == target.id
+    assert store.get_session(target.id).flow_count == chromium_entries()
+    missing = client.post("/api/v1/import", params={"session": "nope"}, content=b"{}")
+    assert missing.status_code == 404

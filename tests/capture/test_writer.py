@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,11 +22,15 @@ from mitmtape.capture.writer import SPOOL_BODY_BYTES, FlowWriter, footprint
 from mitmtape.store import Store
 from tests.conftest import RecordFactory
 from tests.e2e.tmpfs import fill, small_tmpfs
+from tests.waiting import wait_until
+
+# What the writer does in the background is done within this time, or it is broken.
+WAIT_SECONDS = 30
 
 
 def test_flush_commits_everything_submitted(store: Store, make_record: RecordFactory) -> None:
     session = store.active_session().id
-    writer = FlowWriter(store.path, interval=5.0)
+    writer = FlowWriter(store.location, interval=5.0)
     for _ in range(1_234):
         writer.submit(session, make_record(session_id=session))
     assert writer.flush(timeout=30)
@@ -37,7 +41,7 @@ def test_flush_commits_everything_submitted(store: Store, make_record: RecordFac
 def test_snapshots_become_records_in_the_child(store: Store) -> None:
     session = store.active_session().id
     flow = tflow.tflow(resp=True)
-    writer = FlowWriter(store.path)
+    writer = FlowWriter(store.location)
     writer.submit(session, snapshot_of(flow, True))
     writer.close()
     [[record]] = list(store.iter_flow_batches(session))
@@ -51,7 +55,7 @@ def test_a_submitted_flow_keeps_nothing_of_the_flow_alive(store: Store) -> None:
     flow.response.content = b"x" * 10_000
     body, fields = flow.response.raw_content, flow.request.headers.fields
     before = sys.getrefcount(body), sys.getrefcount(fields)
-    writer = FlowWriter(store.path, interval=5.0)
+    writer = FlowWriter(store.location, interval=5.0)
     writer.submit(store.active_session().id, snapshot_of(flow, True))
     assert (sys.getrefcount(body), sys.getrefcount(fields)) == before
     writer.close()
@@ -62,7 +66,7 @@ def test_flows_submitted_while_batches_are_sent_are_all_kept(
     store: Store, make_record: RecordFactory
 ) -> None:
     session = store.active_session().id
-    writer = FlowWriter(store.path)
+    writer = FlowWriter(store.location)
 
     def submit_many() -> None:
         for _ in range(500):
@@ -82,7 +86,7 @@ def test_batches_commit_by_size_and_report_them(store: Store, make_record: Recor
     session = store.active_session().id
     seen: list[int] = []
     writer = FlowWriter(
-        store.path, on_written=lambda batch: seen.append(len(batch)), batch_size=100
+        store.location, on_written=lambda batch: seen.append(len(batch)), batch_size=100
     )
     records = [make_record(session_id=session) for _ in range(250)]
     for record in records:
@@ -95,7 +99,7 @@ def test_batches_commit_by_size_and_report_them(store: Store, make_record: Recor
 def test_summaries_are_reported_when_asked(store: Store, make_record: RecordFactory) -> None:
     session = store.active_session().id
     summaries: list[dict] = []
-    writer = FlowWriter(store.path, on_written=summaries.extend)
+    writer = FlowWriter(store.location, on_written=summaries.extend)
     record = make_record(session_id=session)
     writer.submit(session, record)
     assert writer.flush()
@@ -105,17 +109,15 @@ def test_summaries_are_reported_when_asked(store: Store, make_record: RecordFact
 
 def test_batches_commit_by_time_without_flush(store: Store, make_record: RecordFactory) -> None:
     session = store.active_session().id
-    writer = FlowWriter(store.path, interval=0.05)
+    writer = FlowWriter(store.location, interval=0.05)
     writer.submit(session, make_record(session_id=session))
-    deadline = time.monotonic() + 10
-    while store.count_flows(session) == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: store.count_flows(session), WAIT_SECONDS, "a commit by time")
     assert store.count_flows(session) == 1
     writer.close()
 
 
 def test_close_twice_and_flush_after_close_are_harmless(store: Store) -> None:
-    writer = FlowWriter(store.path)
+    writer = FlowWriter(store.location)
     writer.close()
     writer.close()
     assert writer.flush() is False
@@ -126,27 +128,33 @@ def test_child_commits_what_it_has_when_the_proxy_is_killed(tmp_path: Path) -> N
     db = tmp_path / "t.db"
     Store(db).close()
     script = f"""
-import sys, time
+import sys, threading, time
 from mitmtape.store import Store
-from mitmtape.capture.writer import FlowWriter
+from mitmtape.capture import writer as module
 from mitmtape.model import FlowRecord, Request
+# Told when the sender has written all 300 flows into the child's pipe (one chunk per flow).
+handed, written, write_all = threading.Event(), [], module._write_all
+def counting(stream, chunks):
+    write_all(stream, chunks)
+    written.extend(chunks)
+    if len(written) >= 300:
+        handed.set()
+module._write_all = counting
 store = Store({str(db)!r}); session = store.active_session().id
-writer = FlowWriter(store.path, interval=60.0)
+writer = module.FlowWriter(store.location, interval=60.0)
 for n in range(300):
     record = FlowRecord(request=Request("GET", f"http://a.test/{{n}}"), session_id=session)
     writer.submit(session, record)
-time.sleep(1.0)  # let the sender hand everything to the child
+assert handed.wait(30)
 print("sent", flush=True)
-time.sleep(60)
+time.sleep(60)  # a proxy still running, until the test kills it
 """
     proxy = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proxy.stdout is not None and proxy.stdout.readline().strip() == "sent"
     os.kill(proxy.pid, signal.SIGKILL)
     proxy.wait(10)
     store = Store(db)
-    deadline = time.monotonic() + 20
-    while store.active_session().flow_count < 300 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: store.active_session().flow_count >= 300, WAIT_SECONDS, "the child's commit")
     assert store.active_session().flow_count == 300
     store.close()
 
@@ -157,13 +165,6 @@ def _alerts(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-
-
-def _wait_for(check: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return check()
 
 
 def _stored_urls(db: Path) -> list[str]:
@@ -191,7 +192,7 @@ def test_a_full_disk_keeps_flows_and_commits_them_in_order_when_space_returns(
     caplog.set_level(ALERT)
     store = Store(disk / "tape.db")
     session = store.active_session().id
-    writer = FlowWriter(store.path)
+    writer = FlowWriter(store.location)
     assert writer.flush()  # the child has opened the database
     filler = fill(disk)
     records = _records(make_record, session, 20)
@@ -202,7 +203,7 @@ def test_a_full_disk_keeps_flows_and_commits_them_in_order_when_space_returns(
     [failing] = _alerts(caplog)
     assert "database or disk is full" in failing and "keeping 20 flows in memory" in failing
     filler.unlink()
-    assert _wait_for(lambda: len(_alerts(caplog)) == 2)
+    wait_until(lambda: len(_alerts(caplog)) == 2, WAIT_SECONDS, "the recovery alert")
     assert _alerts(caplog)[1] == (
         f"mitmtape: writing to {store.path} again: committed 20 flows that waited"
     )
@@ -226,7 +227,7 @@ def test_the_retry_buffer_holds_its_limit_and_drops_past_it_saying_how_many(
     session = store.active_session().id
     records = _records(make_record, session, 6)
     limit = sum(footprint(record) for record in records) + spare
-    writer = FlowWriter(store.path, retry_buffer_bytes=limit)
+    writer = FlowWriter(store.location, retry_buffer_bytes=limit)
     assert writer.flush()
     filler = fill(disk)
     writer.submit(session, records[0])
@@ -242,7 +243,7 @@ def test_the_retry_buffer_holds_its_limit_and_drops_past_it_saying_how_many(
     else:
         assert drops == []
     filler.unlink()
-    assert _wait_for(lambda: len(_alerts(caplog)) == 2)
+    wait_until(lambda: len(_alerts(caplog)) == 2, WAIT_SECONDS, "the recovery alert")
     kept = records[: len(records) - dropped]
     assert _stored_urls(store.path) == [record.request.url for record in kept]
     assert _alerts(caplog)[1].endswith(f"committed {len(kept)} flows that waited")
@@ -256,7 +257,7 @@ def test_large_bodies_travel_beside_their_flow_and_arrive_whole_in_order(
 ) -> None:
     """At SPOOL_BODY_BYTES a body rides in its flow's pickle; past it, beside it."""
     session = store.active_session().id
-    writer = FlowWriter(store.path)
+    writer = FlowWriter(store.location)
     sent = []
     for n in range(3):
         flow = tflow.tflow(resp=True)
@@ -275,3 +276,22 @@ def test_large_bodies_travel_beside_their_flow_and_arrive_whole_in_order(
         assert record.request.body.data == flow.request.raw_content
         assert record.response is not None
         assert record.response.body.data == flow.response.raw_content
+
+
+def test_the_database_reaches_the_child_by_environment_not_its_command_line(
+    store: Store, make_record: RecordFactory
+) -> None:
+    """A PostgreSQL URL carries a password: `ps` shows every process's arguments."""
+    writer = FlowWriter(store.location)
+    try:
+        child = writer._child.pid
+        arguments = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        environment = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        assert store.location.encode() not in b" ".join(arguments)
+        assert f"MITMTAPE_WRITER_DB={store.location}".encode() in environment
+        session = store.active_session().id
+        writer.submit(session, make_record(session_id=session))
+        assert writer.flush()
+        assert store.count_flows(session) == 1
+    finally:
+        writer.close()

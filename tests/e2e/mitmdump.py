@@ -7,10 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.ports import free_port
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TAPE_SCRIPT = REPO / "addon" / "tape.py"
@@ -62,10 +62,8 @@ class MitmDump:
         try:
             wait_for_port(self.port, timeout, self.process)
             if self.script:
-                deadline = time.monotonic() + timeout
-                while not self.db.exists() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-        except RuntimeError as exc:
+                wait_until(self.db.exists, timeout, f"opening {self.db}")
+        except (RuntimeError, TimeoutError) as exc:
             self.kill()
             raise RuntimeError(f"{exc}:\n{self.log.read_text()}") from None
         return self
@@ -86,14 +84,19 @@ class MitmDump:
 def wait_for_port(
     port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
 ) -> None:
-    """Wait until something accepts connections on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Wait until something accepts connections on 127.0.0.1:`port`; a RuntimeError if
+    `process` exits first or nothing listens in time."""
+
+    def accepts() -> bool:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the process exited early with status {process.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+            return False
+        return True
+
+    try:
+        wait_until(accepts, timeout, f"listening on 127.0.0.1:{port}")
+    except TimeoutError as exc:
+        raise RuntimeError(str(exc)) from None

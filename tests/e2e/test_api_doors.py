@@ -6,15 +6,16 @@ import json
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from mitmtape.api.events import STREAM_OPENED
 from mitmtape.store import Store
-from tests.conftest import free_port
 from tests.e2e.mitmdump import MitmDump, venv_tool, wait_for_port
+from tests.ports import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 TOKEN = "e2e-token"
@@ -33,10 +34,11 @@ def test_mitmdump_serves_the_api_and_announces_recorded_flows(tmp_path: Path, up
 
     def listen() -> None:
         with httpx.stream("GET", f"{api}/events", headers=AUTH, timeout=30) as stream:
-            listening.set()
             event = ""
             for line in stream.iter_lines():
-                if line.startswith("event: "):
+                if line == STREAM_OPENED.strip():  # sent once the stream is subscribed
+                    listening.set()
+                elif line.startswith("event: "):
                     event = line.removeprefix("event: ")
                 elif line.startswith("data: ") and event == "flow.created":
                     events.append(json.loads(line.removeprefix("data: ")))
@@ -50,7 +52,6 @@ def test_mitmdump_serves_the_api_and_announces_recorded_flows(tmp_path: Path, up
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
         assert listening.wait(10)
-        time.sleep(0.3)
         with httpx.Client(proxy=proxy.proxy, timeout=10) as client:
             client.get(f"http://127.0.0.1:{upstream}/announced")
         listener.join(20)
@@ -64,12 +65,12 @@ def test_mitmdump_serves_the_api_and_announces_recorded_flows(tmp_path: Path, up
         assert switched.status_code == 200
         with httpx.Client(proxy=proxy.proxy, timeout=10) as client:
             client.get(f"http://127.0.0.1:{upstream}/after-switch")
-        deadline = time.monotonic() + 10
-        flows: list = []
-        while not flows and time.monotonic() < deadline:
-            time.sleep(0.1)
-            page = httpx.get(f"{api}/sessions/{new_id}/flows", headers=AUTH, timeout=10)
-            flows = page.json()["flows"]
+        flows_url = f"{api}/sessions/{new_id}/flows"
+        flows = wait_until(
+            lambda: httpx.get(flows_url, headers=AUTH, timeout=10).json()["flows"],
+            10,
+            "the flow recorded into the new session",
+        )
         assert [f["path"] for f in flows] == ["/after-switch"]
     finally:
         proxy.kill()

@@ -11,7 +11,6 @@ import hashlib
 import json
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from mitmtape.store import Store
 from tests.e2e.mitmdump import MitmDump, venv_tool
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -86,9 +86,7 @@ def stored_count(db: Path) -> int:
 
 
 def wait_for_flows(db: Path, count: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while stored_count(db) < count and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: stored_count(db) >= count, timeout, f"{count} flows stored")
     assert stored_count(db) == count
 
 
@@ -159,13 +157,8 @@ def test_a_bad_tape_max_body_size_is_refused_in_one_sentence(tmp_path: Path) -> 
 
 def writer_pid(proxy: MitmDump, timeout: float = 30.0) -> int:
     """The mitmtape writer child of a running mitmdump (started just after its database)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = _writer_children(proxy)
-        if found:
-            return found[0]
-        time.sleep(0.05)
-    raise AssertionError("mitmdump has no mitmtape writer child")
+    found = wait_until(lambda: _writer_children(proxy), timeout, "mitmtape's writer child")
+    return found[0]
 
 
 def _writer_children(proxy: MitmDump) -> list[int]:

@@ -14,9 +14,9 @@ import pytest
 from websockets.sync.client import connect as websocket_connect
 
 from mitmtape.store import Store
-from tests.conftest import free_port
 from tests.e2e.mitmdump import MitmDump, venv_tool
 from tests.e2e.servers import GZIP_TEXT, http_server, self_signed_tls, websocket_server
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

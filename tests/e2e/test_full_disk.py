@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.mitmdump import MitmDump
 from tests.e2e.tmpfs import grow, small_tmpfs
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -18,6 +19,8 @@ REQUESTS = 40
 BODY = b"b" * 100_000  # echoed: 200 kB a flow, 8 MB in all, on a 3 MB disk
 FAILING = "mitmtape: cannot write to"
 RECOVERED = "mitmtape: writing to"
+# The writer notices the full disk, and catches up once it grows, within this time.
+WAIT_SECONDS = 30
 
 
 def stored_urls(db: Path) -> list[str]:
@@ -25,11 +28,8 @@ def stored_urls(db: Path) -> list[str]:
         return [row[0] for row in conn.execute("SELECT url FROM flows ORDER BY rowid")]
 
 
-def wait_for_log(proxy: MitmDump, text: str, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while text not in proxy.log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return text in proxy.log.read_text()
+def wait_for_log(proxy: MitmDump, text: str) -> None:
+    wait_until(lambda: text in proxy.log.read_text(), WAIT_SECONDS, f"logging {text!r}")
 
 
 def test_flows_sent_while_the_disk_is_full_are_all_stored_in_order_once_it_grows(
@@ -51,14 +51,14 @@ def test_flows_sent_while_the_disk_is_full_are_all_stored_in_order_once_it_grows
                 elapsed = time.monotonic() - started
             assert statuses == [201] * REQUESTS
             assert elapsed < 20, "the proxy waited on the full disk"
-            assert wait_for_log(proxy, FAILING)
+            wait_for_log(proxy, FAILING)
             assert len(stored_urls(proxy.db)) < REQUESTS
             grow(disk)
-            deadline = time.monotonic() + 30
-            while len(stored_urls(proxy.db)) < REQUESTS and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_until(
+                lambda: len(stored_urls(proxy.db)) >= REQUESTS, WAIT_SECONDS, "storing every flow"
+            )
             assert stored_urls(proxy.db) == [f"{base}/n/{n}" for n in range(REQUESTS)]
-            assert wait_for_log(proxy, RECOVERED)
+            wait_for_log(proxy, RECOVERED)
             assert proxy.stop() == 0
         finally:
             proxy.kill()

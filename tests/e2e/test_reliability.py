@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,11 +12,15 @@ import pytest
 
 from mitmtape.store import Store
 from tests.e2e.mitmdump import MitmDump
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 CLIENTS = 8
 REQUESTS = 2_000
+# The kill comes once this many flows are committed, within this time of the load starting.
+COMMITTED_FIRST = 300
+LOAD_START_SECONDS = 20
 
 
 def send_many(proxy: str, base: str, numbers: range) -> list[int]:
@@ -29,6 +32,11 @@ def recorded_urls(db: Path) -> list[str]:
     """Every URL committed so far, read by a separate connection as another process would."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
         return [row[0] for row in conn.execute("SELECT url FROM flows")]
+
+
+def committed_at_least(db: Path, count: int) -> list[str] | None:
+    urls = recorded_urls(db)
+    return urls if len(urls) >= count else None
 
 
 def test_concurrent_clients_are_all_recorded_once(mitmdump: MitmDump, upstream: int) -> None:
@@ -64,16 +72,17 @@ def test_sigkill_under_load_keeps_every_committed_flow(mitmdump: MitmDump, upstr
     threads = [threading.Thread(target=hammer, args=(i,)) for i in range(CLIENTS)]
     for thread in threads:
         thread.start()
-    committed: list[str] = []
-    deadline = time.monotonic() + 20
-    while len(committed) < 300 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        committed = recorded_urls(mitmdump.db)
-    mitmdump.kill()  # SIGKILL, mid-load: no `done`, no flush
-    stop.set()
-    for thread in threads:
-        thread.join(10)
-    assert len(committed) >= 300, "the load did not get going"
+    try:
+        committed = wait_until(
+            lambda: committed_at_least(mitmdump.db, COMMITTED_FIRST),
+            LOAD_START_SECONDS,
+            f"committing {COMMITTED_FIRST} flows under load",
+        )
+    finally:
+        mitmdump.kill()  # SIGKILL, mid-load: no `done`, no flush
+        stop.set()
+        for thread in threads:
+            thread.join(10)
 
     with sqlite3.connect(mitmdump.db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -8,8 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.e2e.mitmdump import MitmDump, wait_for_port
+from tests.pages import RecordedPage
+from tests.ports import free_port
+from tests.web.conftest import FAVICON, workspace_probes
 
 pytestmark = pytest.mark.e2e
 TOKEN = "live-token"
@@ -30,15 +32,14 @@ def test_a_recorded_flow_appears_without_a_reload(
         origin = f"http://127.0.0.1:{api_port}"
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        opened = RecordedPage.watch(page, origin)
         page.goto(f"{origin}/?token={TOKEN}")
         assert "token=" not in page.url
         page.wait_for_selector("#sessions tbody tr")
         active = httpx.get(
             f"{origin}/api/v1/sessions", headers={"Authorization": f"Bearer {TOKEN}"}
         ).json()["sessions"][0]["id"]
-        page.goto(f"{origin}/?session={active}")
+        opened.goto(f"/?session={active}")
         page.wait_for_selector("#live", state="visible")
         page.evaluate("window.notReloaded = true")  # a reload would forget this
 
@@ -47,7 +48,7 @@ def test_a_recorded_flow_appears_without_a_reload(
         row = page.wait_for_selector("#flows tbody tr:has-text('/seen-live')")
 
         assert row is not None and page.evaluate("window.notReloaded") is True
-        assert errors == []
+        assert opened.problems_besides(FAVICON, *workspace_probes(active)) == []
     finally:
         context.close()
         proxy.kill()

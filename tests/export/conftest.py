@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mitmtape.export.base import ExportContext, ExportFormat
+from mitmtape.export.redaction import RedactMode, Tally, redacted, redaction_for
 from mitmtape.model import (
     Body,
     FlowRecord,
@@ -358,21 +359,24 @@ def export_session() -> Session:
 
 @pytest.fixture
 def export_context(export_session: Session) -> Callable[..., ExportContext]:
-    """Build a context: `export_context(redact=True)`."""
+    """Build the context a writer gets."""
 
-    def make(redact: bool = False) -> ExportContext:
-        return ExportContext(session=export_session, redact=redact, exported_at=START)
+    def make() -> ExportContext:
+        return ExportContext(session=export_session, exported_at=START)
 
     return make
 
 
 @pytest.fixture
 def run_export(export_context: Callable[..., ExportContext]) -> Callable[..., str]:
-    """Run a format's writer over records into a string, as the pipeline would."""
+    """Run a format's writer over records into a string, as the pipeline would (redacting
+    them first when asked, as the pipeline does)."""
 
-    def run(fmt: ExportFormat, records: Iterable[FlowRecord], redact: bool = False) -> str:
+    def run(fmt: ExportFormat, records: Iterable[FlowRecord], redact: RedactMode = False) -> str:
         out = io.StringIO(newline="")
-        fmt.write(out, iter(records), export_context(redact))
+        redaction = redaction_for(redact)
+        handed = iter(records) if redaction is None else redacted(records, redaction, Tally())
+        fmt.write(out, handed, export_context())
         return out.getvalue()
 
     return run

@@ -98,5 +98,5 @@ def test_redaction_masks_credential_headers(secret_record, run_export) -> None:
     request = export(run_export, [secret_record], redact=True)["item"][0]["request"]
     headers = {(h["key"], h["value"]) for h in request["header"]}
     assert ("Authorization", "Bearer ***") in headers
-    assert ("authorization", "***") in headers
+    assert ("authorization", "Basic ***") in headers
     assert ("X-Auth-Token", "***") in headers

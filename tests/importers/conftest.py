@@ -1,9 +1,10 @@
-"""Fixtures for the importers: a real store, and HAR / JSON files written to `tmp_path`."""
+"""Fixtures for the importers: a session in the suite's real store, and HAR / JSON files
+written to `tmp_path`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,6 @@ from mitmtape.model import FlowRecord
 from mitmtape.store import Store
 
 SAMPLES = Path(__file__).parents[2] / "sample_captures"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "t.db")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

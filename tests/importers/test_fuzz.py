@@ -54,7 +54,8 @@ class Sample:
 
 def _samples(export_json: bytes) -> list[Sample]:
     hars = [Sample(f"{path.stem}.har", path.read_bytes()) for path in SAMPLE_FOLDER.glob("*.har")]
-    return [*hars, Sample("export.json", export_json)]
+    mitms = [Sample(p.name, p.read_bytes(), False) for p in SAMPLE_FOLDER.glob("*.mitm")]
+    return [*hars, *mitms, Sample("export.json", export_json)]
 
 
 Mutation = Callable[[random.Random, Sample], bytes]
@@ -185,7 +186,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 SAMPLE_NAMES = sorted(
-    [f"{path.stem}.har" for path in SAMPLE_FOLDER.glob("*.har")] + ["export.json"]
+    [path.name for path in [*SAMPLE_FOLDER.glob("*.har"), *SAMPLE_FOLDER.glob("*.mitm")]]
+    + ["export.json"]
 )
 CASES = [(name, seed) for name in SAMPLE_NAMES for seed in range(CASES_PER_SAMPLE)]
 

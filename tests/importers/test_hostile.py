@@ -125,9 +125,12 @@ api.stop()
 ADDON_DOOR = (
     HIGH_WATER
     + """
-import json, sys
+import json, logging, logging.handlers, sys
 from mitmproxy.test import taddons
 from mitmtape.addon import MitmTape
+told = logging.handlers.BufferingHandler(100)
+logging.getLogger("mitmtape").addHandler(told)
+logging.getLogger("mitmtape").setLevel(logging.INFO)
 addon = MitmTape()
 with taddons.context(addon) as tctx:
     tctx.configure(addon, tape_db=sys.argv[1])
@@ -135,7 +138,8 @@ with taddons.context(addon) as tctx:
     open(small, "w").write(sys.argv[3])
     tctx.command(addon.imports.import_into_active, small)
     before = high_water_mb()
-    message = tctx.command(addon.imports.import_into_active, sys.argv[2])
+    tctx.command(addon.imports.import_into_active, sys.argv[2])
+    message = told.buffer[-1].getMessage()  # the command tells its outcome in the log
     print(json.dumps({"message": message, "grown": high_water_mb() - before}))
     addon.done()
 """

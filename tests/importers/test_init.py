@@ -17,8 +17,8 @@ from mitmtape.importers.pipeline import CANCEL_CHECK_EVERY, IMPORT_BATCH
 from mitmtape.store import SessionNotFound
 
 
-def test_registry_holds_har_and_json():
-    assert sorted(IMPORTERS) == ["har", "json"]
+def test_registry_holds_har_json_and_mitm():
+    assert sorted(IMPORTERS) == ["har", "json", "mitm"]
 
 
 def test_new_session_is_named_after_the_file(store, har_file, entry):

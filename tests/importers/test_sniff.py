@@ -13,7 +13,8 @@ from mitmtape.importers import (
     ImportFailed,
     import_file,
 )
-from mitmtape.importers.sniff import Source, detect_format
+from mitmtape.importers.formats import detect_format
+from mitmtape.importers.sniff import Source
 
 
 def sparse(tmp_path, name: str, size: int):
@@ -74,7 +75,7 @@ def test_source_replays_its_head_and_then_the_rest():
     ],
 )
 def test_format_is_told_from_the_first_bytes(head, expected):
-    assert detect_format(Source(io.BytesIO(head), "f")) == expected
+    assert detect_format(Source(io.BytesIO(head), "f")).name == expected
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,8 @@ def test_format_is_told_from_the_first_bytes(head, expected):
 )
 def test_other_content_is_an_invalid_file_format(head):
     with pytest.raises(
-        ImportFailed, match="invalid file format — expected JSON array or HAR object"
+        ImportFailed,
+        match="invalid file format — expected JSON array, HAR object or mitmproxy flow file",
     ):
         detect_format(Source(io.BytesIO(head), "f"))
 
@@ -90,7 +92,7 @@ def test_other_content_is_an_invalid_file_format(head):
 @pytest.mark.parametrize("name", ["capture.txt", "capture.har.gz", "capture"])
 def test_auto_detect_takes_only_har_and_json_names(store, session_id, text_file, name):
     path = text_file(name, "[]")
-    with pytest.raises(ImportFailed, match=r"only \.har and \.json files"):
+    with pytest.raises(ImportFailed, match=r"only \.har, \.json and \.mitm files"):
         import_file(store, path, session_id)
     assert import_file(store, path, session_id, format="json").imported == 0
 

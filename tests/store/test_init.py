@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -8,7 +9,6 @@ import pytest
 
 from mitmtape.model import Body, FlowRecord, format_time, new_id
 from mitmtape.store import (
-    BLOB_CHUNK_BYTES,
     SCHEMA_VERSION,
     Artifact,
     FlowFilter,
@@ -17,10 +17,21 @@ from mitmtape.store import (
     Store,
     StoreError,
 )
+from mitmtape.store.sqlite import BLOB_CHUNK_BYTES
 from tests.conftest import RecordFactory
 
 
-def test_fresh_database_has_one_active_session_and_wal(store: Store) -> None:
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """A SQLite store, for tests that look inside the file (tests/store/test_postgres.py
+    looks inside a server)."""
+    opened = Store(tmp_path / "tape.db")
+    yield opened
+    opened.close()
+
+
+def test_fresh_database_has_one_active_session_and_wal(sqlite_store: Store) -> None:
+    store = sqlite_store
     sessions = store.list_sessions()
     assert len(sessions) == 1 and sessions[0].active
     assert store.schema_version() == SCHEMA_VERSION
@@ -121,7 +132,8 @@ def test_deleting_the_last_session_makes_a_new_active_one(store: Store) -> None:
     assert len(sessions) == 1 and sessions[0].active and sessions[0].id != only.id
 
 
-def test_delete_removes_flows_and_bodies(store: Store, make_record: RecordFactory) -> None:
+def test_delete_removes_flows_and_bodies(sqlite_store: Store, make_record: RecordFactory) -> None:
+    store = sqlite_store
     session = store.create_session("doomed")
     keep = store.active_session()
     store.add_flows(
@@ -217,8 +229,8 @@ def test_simple_filters_run_together(store: Store, make_record: RecordFactory) -
     assert store.count_flows(session, FlowFilter(method="POST", status_min=400)) == 2
 
 
-def test_filter_columns_are_indexed(store: Store) -> None:
-    with sqlite3.connect(store.path) as db:
+def test_filter_columns_are_indexed(sqlite_store: Store) -> None:
+    with sqlite3.connect(sqlite_store.path) as db:
         indexed = {row[4] for row in db.execute("SELECT * FROM sqlite_master WHERE type='index'")}
     text = " ".join(str(sql) for sql in indexed)
     for column in ("started_at", "method", "host", "status", "source"):
@@ -271,9 +283,10 @@ def test_omitted_bodies_keep_reason_and_size_in_listings_and_reads(
 
 @pytest.mark.parametrize("extra", [0, 1, BLOB_CHUNK_BYTES + 7])
 def test_a_body_past_the_blob_chunk_size_is_written_whole(
-    store: Store, make_record: RecordFactory, extra: int
+    sqlite_store: Store, make_record: RecordFactory, extra: int
 ) -> None:
     """At the chunk size a body is bound as usual; past it, written by incremental blob I/O."""
+    store = sqlite_store
     session = store.active_session().id
     data = bytes(range(256)) * ((BLOB_CHUNK_BYTES + extra) // 256) + b"!" * (extra % 256)
     record = make_record(session_id=session, response_body=data, request_body=data[::-1])

@@ -18,7 +18,8 @@ from mitmtape.store import Store
 from tests.api.conftest import SAMPLES
 from tests.e2e.mitmdump import venv_tool
 from tests.export.report.test_report_browser import PAYLOADS
-from tests.web.conftest import OpenedPage
+from tests.pages import RecordedPage
+from tests.web.conftest import FAVICON, workspace_probes
 
 HAR = SAMPLES / "chromium-playwright.har"
 # Files are dropped the way a browser does it: a DataTransfer holding a File, in drag events.
@@ -30,12 +31,12 @@ DRAG = """([type, name, text]) => {
 }"""
 
 
-def drop(opened: OpenedPage, name: str, text: str) -> None:
+def drop(opened: RecordedPage, name: str, text: str) -> None:
     page = opened.page
     page.evaluate(DRAG, ["dragenter", name, text])
     page.wait_for_selector("#drop-overlay", state="visible")
     assert "Drop to import session" in page.text_content("#drop-overlay")
-    assert "Supports .har and .json files" in page.text_content("#drop-overlay")
+    assert "Supports .har, .json and .mitm files" in page.text_content("#drop-overlay")
     page.evaluate(DRAG, ["drop", name, text])
     page.wait_for_selector("#drop-overlay", state="hidden")
 
@@ -53,13 +54,13 @@ def test_dropping_a_har_file_makes_a_session_with_every_entry(web, store: Store)
     toast.query_selector("button:text('Compare')").click()
     opened.page.wait_for_selector("#compare-result h2")
     assert f"b={session.id}" in opened.page.url
-    assert opened.errors == []
+    assert opened.problems_besides(FAVICON) == []
 
 
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("notes.txt", "hello", "only .har and .json files"),
+        ("notes.txt", "hello", "only .har, .json and .mitm files"),
         ("broken.har", '{"log": {"entries": [{"request"', "Import failed"),
     ],
     ids=["txt", "broken-har"],
@@ -77,7 +78,7 @@ def test_a_refused_drop_shows_an_error_and_leaves_no_session(
     assert [session.id for session in store.list_sessions()] == before
 
 
-def cli_export(db: Path, session: str, format_name: str, folder: Path, *options: str) -> Path:
+def cli_export(db: str, session: str, format_name: str, folder: Path, *options: str) -> Path:
     command = [venv_tool("mitmtape"), "--db", str(db), "export", session, "--format", format_name]
     subprocess.run([*command, "-o", str(folder), *options], check=True, capture_output=True)
     (written,) = folder.iterdir()
@@ -110,18 +111,18 @@ def test_each_download_equals_the_cli_export(
     page = opened.page
     opened.goto(f"/?session={session.id}&method=GET&url=api")
     page.wait_for_selector("#flows tbody tr")
-    page.check("#export input[name=redact]")
     formats = page.eval_on_selector_all("#export option", "options => options.map(o => o.value)")
     assert formats == list(FORMATS)
     for format_name in formats:
         page.select_option("#export select", format_name)
+        page.check("#export input[name=redact]")  # choosing a format sets its default
         with page.expect_download() as waiting:
             page.click("#download")
         served = Path(waiting.value.path()).read_bytes()
         folder = tmp_path / format_name
         folder.mkdir()
         options = ("--method", "GET", "--url", "api", "--redact")
-        written = cli_export(store.path, session.id, format_name, folder, *options)
+        written = cli_export(store.location, session.id, format_name, folder, *options)
         data = written.read_bytes()
 
         assert waiting.value.suggested_filename.startswith("Checkout_")
@@ -129,6 +130,34 @@ def test_each_download_equals_the_cli_export(
         assert without_stamps(served) == without_stamps(data), format_name
         assert sum(differing_stamps(served, data).values()) <= EXPORT_STAMPS_MAX
         assert b"secret-token" not in served
+
+
+def test_the_export_dialog_ticks_redaction_for_shared_files_only(
+    web, store: Store, make_record
+) -> None:
+    session = store.create_session("Sharing")
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnLXNlY3JldA"
+    store.add_flows([make_record(session.id, request_headers=[("x-debug", jwt)])])
+    opened = web()
+    page = opened.page
+    opened.goto(f"/?session={session.id}")
+    page.wait_for_selector("#flows tbody tr")
+    redact = page.locator("#export input[name=redact]")
+    ticked = {}
+    for format_name in FORMATS:
+        page.select_option("#export select", format_name)
+        ticked[format_name] = redact.is_checked()
+    assert ticked == {name: fmt.shared for name, fmt in FORMATS.items()}
+    assert {name for name, on in ticked.items() if on} >= {"har", "postman", "html"}
+    assert not ticked["json"]
+    page.select_option("#export select", "har")
+    assert page.get_attribute("#download", "href").endswith("/export/har?redact=true")
+    page.check("#export input[name=strict]")
+    with page.expect_download() as waiting:
+        page.click("#download")
+    served = Path(waiting.value.path()).read_text()
+    assert "c2lnLXNlY3JldA" not in served and "eyJzdWIi" not in served
+    assert json.loads(served)["log"]["comment"] == "redacted by mitmtape: 1 JWT"
 
 
 def planted(session_id: str, make_record: Any) -> list[Any]:
@@ -190,4 +219,4 @@ def test_injection_payloads_run_nothing_in_any_view(web, store: Store, make_reco
     assert page.evaluate("() => window.__pwned") is None
     assert opened.dialogs == []
     assert opened.foreign_requests() == []
-    assert opened.errors == []
+    assert opened.problems_besides(FAVICON, *workspace_probes(evil.id)) == []

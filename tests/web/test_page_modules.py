@@ -11,6 +11,7 @@ from mitmtape.api.server import ApiServer
 from mitmtape.model import OMISSIONS, Body
 from mitmtape.store import Store
 from mitmtape.text import human_size
+from tests.web.conftest import FAVICON, workspace_probes
 
 # Exact ties (1,250 bytes is 1.25 KB) are where JavaScript's toFixed and Python's format part.
 TIES = [1_250, 1_350, 2_500_000, 12_250_000_000]
@@ -35,7 +36,7 @@ def test_the_page_writes_sizes_as_the_python_side_does(web) -> None:
 
     assert shown == [human_size(size) for size in sizes]
     assert shown[0] == "1.2 KB"
-    assert opened.errors == []
+    assert opened.problems_besides(FAVICON) == []
 
 
 def omitted_body(reason: str, size: int) -> Body:
@@ -67,7 +68,7 @@ def test_a_body_recorded_without_its_content_says_why_and_how_big(
         f"Body {OMISSIONS['streamed']}, {human_size(STREAMED_SIZE)}",
     ]
     assert "empty" not in page.text_content("#detail-body")
-    assert opened.errors == []
+    assert opened.problems_besides(FAVICON, *workspace_probes(session.id)) == []
 
 
 def test_a_published_flow_appears_in_the_open_session_without_a_reload(
@@ -89,7 +90,7 @@ def test_a_published_flow_appears_in_the_open_session_without_a_reload(
     assert page.text_content("#flows tbody tr:nth-child(2) .path") == "/v1/live"
     assert page.text_content("#flow-count") == "2 flows"
     assert page.text_content("#page-info") == "1–2 of 2"
-    assert opened.errors == []
+    assert opened.problems_besides(FAVICON, *workspace_probes(session.id)) == []
 
 
 def test_renaming_a_session_asks_for_the_name_and_lists_it(web, store: Store) -> None:
@@ -105,4 +106,4 @@ def test_renaming_a_session_asks_for_the_name_and_lists_it(web, store: Store) ->
     page.wait_for_selector(f"#sessions tr[data-id='{session.id}'] td a:text-is('After')")
 
     assert store.get_session(session.id).name == "After"
-    assert opened.errors == []
+    assert opened.problems_besides(FAVICON) == []

@@ -1,14 +1,16 @@
-"""The mitmproxy addon: capture hooks, `tape_*` options and `tape.*` session commands."""
+"""The mitmproxy addon: capture hooks, `tape_*` options, and the wiring of its parts.
+
+`MitmTape` is composed of a `Recorder` (store, writer, active session, background jobs) and one
+command group per concern (sessions, exports, imports, snippets, keys, the API). The groups
+receive the recorder, never this class.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from typing import Optional
-from weakref import WeakKeyDictionary
 
-from mitmproxy import command, ctx, exceptions, http
+from mitmproxy import ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.utils import human
@@ -17,43 +19,39 @@ from mitmtape.addon.api import ApiCommands
 from mitmtape.addon.exports import ExportCommands
 from mitmtape.addon.imports import ImportCommands
 from mitmtape.addon.keys import KeyCommands
+from mitmtape.addon.recorder import Recorder
+from mitmtape.addon.replay import ReplayCommands
+from mitmtape.addon.sessions import SessionCommands
 from mitmtape.addon.snippets import CopyCommands
-from mitmtape.capture.record import snapshot_of
-from mitmtape.capture.writer import FlowWriter
-from mitmtape.compare import compare_sessions
 from mitmtape.export.pipeline import ARTIFACTS_KEEP, ExportError, check_artifacts_keep
-from mitmtape.store import Store, StoreError, default_db_path
+from mitmtape.store import StoreError, default_db_path
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["MitmTape"]
 
 
 class MitmTape:
     """Records every finished HTTP flow into the active session of a mitmtape database."""
 
     def __init__(self) -> None:
-        self.store: Store | None = None
-        self.writer: FlowWriter | None = None
-        self.session_id = ""
-        self.is_running = False
-        self.recording = True
-        self.max_body_size: int | None = None
-        # Server connections whose first flow was recorded: later flows reused them.
-        self._seen_servers: set[str] = set()
-        # The response object recorded per flow, so an `error` after `response` is not a second
-        # record, while a replay (a new response on the same flow) is.
-        self._recorded: WeakKeyDictionary[http.HTTPFlow, object] = WeakKeyDictionary()
-        self._jobs: set[asyncio.Future[str]] = set()
+        self.recorder = Recorder()
         # The command groups are parts of this addon, not mitmproxy child addons: mitmproxy
         # offers each of its eight events per flow to every addon it knows, which costs the
         # proxy time per flow even when nothing handles them (five children cost ~2% of its
         # throughput). `load` registers their commands; the few other events they use are
         # passed on by this addon's own hooks.
-        self.exports = ExportCommands(self)
-        self.imports = ImportCommands(self)
+        self.api = ApiCommands(self.recorder)
+        self.sessions = SessionCommands(self.recorder)
+        self.exports = ExportCommands(self.recorder, self.api.announce_artifact)
+        self.imports = ImportCommands(self.recorder)
         self.copies = CopyCommands()
         self.keys = KeyCommands()
-        self.api = ApiCommands(self)
-        self.command_groups = (self.exports, self.imports, self.copies, self.keys, self.api)
+        self.replay = ReplayCommands(self.recorder)
+        self.command_groups = (
+            self.sessions, self.exports, self.imports, self.copies, self.keys, self.api,
+            self.replay,
+        )  # fmt: skip
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -81,7 +79,9 @@ class MitmTape:
             "a new one is kept. 0 keeps none.",
         )
         self.exports.load(loader)
+        self.keys.load(loader)
         self.api.load(loader)
+        self.replay.load(loader)
         for group in self.command_groups:
             loader.master.commands.collect_commands(group)
 
@@ -89,7 +89,9 @@ class MitmTape:
         self._configure_recording(updated)
         self.exports.configure(updated)
         self._configure_artifacts(updated)
+        self.keys.configure(updated)
         self.api.configure(updated)
+        self.replay.configure(updated)
         if self.api.server is not None:
             self.api.server.artifacts_keep = ctx.options.tape_artifacts_keep
 
@@ -102,201 +104,68 @@ class MitmTape:
                 raise exceptions.OptionsError(f"tape_artifacts_keep: {exc}") from None
 
     def _configure_recording(self, updated: set[str]) -> None:
+        recorder = self.recorder
         if "tape_record" in updated:
-            self.recording = ctx.options.tape_record
+            recorder.recording = ctx.options.tape_record
         if "tape_max_body_size" in updated:
             self._configure_max_body_size()
-        if updated & {"tape_db", "confdir", "tape_api"} or self.store is None:
+        if updated & {"tape_db", "confdir", "tape_api"} or recorder.store is None:
             try:
                 self._open_store()
             except StoreError as exc:
-                if self.is_running:
+                if recorder.is_running:
                     raise exceptions.OptionsError(str(exc)) from None
                 # At start a logged error makes mitmproxy exit with status 1; raising would
                 # only add a traceback around the same sentence.
                 logger.error("mitmtape: %s", exc)
                 return
-        if "tape_session" in updated and ctx.options.tape_session and self.store is not None:
+        if "tape_session" in updated and ctx.options.tape_session and recorder.store is not None:
             try:
-                session = self.store.get_or_create_session(ctx.options.tape_session)
-                self._activate(session.id)
+                session = recorder.store.get_or_create_session(ctx.options.tape_session)
+                recorder.activate(session.id)
             except StoreError as exc:
                 raise exceptions.OptionsError(str(exc)) from None
 
     def _configure_max_body_size(self) -> None:
         value = ctx.options.tape_max_body_size
         try:
-            self.max_body_size = human.parse_size(value)
+            self.recorder.max_body_size = human.parse_size(value)
         except ValueError:
             message = f"tape_max_body_size: {value!r} is not a size (examples: 500k, 10m, 1g)"
-            if self.is_running:
+            if self.recorder.is_running:
                 raise exceptions.OptionsError(message) from None
             logger.error("mitmtape: %s", message)  # at start: one line, and mitmproxy exits
 
-    def running(self) -> None:
-        self.is_running = True
-        self.keys.running()
-
     def _open_store(self) -> None:
         path = ctx.options.tape_db or default_db_path(ctx.options.confdir)
-        store = Store(path)
-        self._close_store()
-        self.store = store
         # The writer reports what it committed only when the API has someone to tell.
-        announce = self.api.announce if ctx.options.tape_api else None
-        self.writer = FlowWriter(store.path, on_written=announce)
-        self.session_id = store.active_session().id
-        logger.info("mitmtape: recording into %s (%s)", store.path, store.active_session().name)
+        self.recorder.open_store(path, self.api.announce if ctx.options.tape_api else None)
 
-    def _close_store(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        if self.store is not None:
-            self.store.close()
-        self.writer = self.store = None
+    def running(self) -> None:
+        self.recorder.running()
+        self.keys.running()
 
     def done(self) -> None:
+        """Running exports and imports finish first: none of them meets a closed store."""
+        self.keys.done()
+        self.replay.done()
+        self.recorder.finish_jobs()
         self.exports.export_on_exit()
         self.api.stop()
-        self._close_store()
+        self.recorder.close_store()
 
-    # Capture
+    # Capture: one call per flow into the recorder, nothing more on the hot path.
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if flow.websocket is None:
-            self._capture(flow)
+        if flow.websocket is None and not (flow.is_replay and self.replay.took(flow)):
+            self.recorder.capture(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if flow.response is None or self._recorded.get(flow) is not flow.response:
-            self._capture(flow)
+        if not (flow.is_replay and self.replay.took(flow)):
+            self.recorder.capture_failed(flow)
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
-        self._capture(flow)
+        self.recorder.capture(flow)
 
     def server_disconnected(self, data: ServerConnectionHookData) -> None:
-        self._seen_servers.discard(data.server.id)
-
-    def _capture(self, flow: http.HTTPFlow) -> None:
-        if self.writer is None or not self.recording:
-            return
-        fresh = flow.server_conn.id not in self._seen_servers
-        self._seen_servers.add(flow.server_conn.id)
-        self._recorded[flow] = flow.response
-        self.writer.submit(self.session_id, snapshot_of(flow, fresh, self.max_body_size))
-
-    def flush(self) -> None:
-        """Wait until every captured flow is committed (tests and exports read after this)."""
-        if self.writer is not None:
-            self.writer.flush()
-
-    # Session commands
-
-    def require_store(self) -> Store:
-        if self.store is None:
-            raise exceptions.CommandError("mitmtape has no database open (see the error at start)")
-        return self.store
-
-    def follow_active_session(self) -> None:
-        """Record into whatever session the database marks active (the web page changed it)."""
-        if self.store is not None:
-            self.session_id = self.store.active_session().id
-
-    def _activate(self, session_id: str) -> None:
-        self.flush()
-        self.require_store().set_active(session_id)
-        self.session_id = session_id
-
-    @command.command("tape.session.new")
-    def session_new(self, name: str) -> str:
-        """Start a new session with this name and record into it."""
-        store = self.require_store()
-        try:
-            session = store.create_session(name)
-        except StoreError as exc:
-            raise exceptions.CommandError(str(exc)) from None
-        self._activate(session.id)
-        return self._say(f"Recording into new session {session.name!r} ({session.id})")
-
-    @command.command("tape.session.list")
-    def session_list(self) -> str:
-        """List sessions: the active one marked with `*`, flow counts and sizes."""
-        self.flush()
-        lines = [
-            f"{'*' if s.active else ' '} {s.id}  {s.flow_count:>7} flows  {s.name}"
-            for s in self.require_store().list_sessions()
-        ]
-        return self._say("\n".join(lines))
-
-    @command.command("tape.session.switch")
-    def session_switch(self, session: str) -> str:
-        """Record into another session, named by id or exact name."""
-        try:
-            found = self.require_store().get_session(session)
-        except StoreError as exc:
-            raise exceptions.CommandError(str(exc)) from None
-        self._activate(found.id)
-        return self._say(f"Recording into session {found.name!r} ({found.id})")
-
-    @command.command("tape.session.rename")
-    def session_rename(self, session: str, name: str) -> str:
-        """Give a session a new name."""
-        try:
-            renamed = self.require_store().rename_session(session, name)
-        except StoreError as exc:
-            raise exceptions.CommandError(str(exc)) from None
-        return self._say(f"Session {renamed.id} is now named {renamed.name!r}")
-
-    @command.command("tape.session.delete")
-    def session_delete(self, session: str) -> str:
-        """Delete a session and its flows; deleting the active one moves recording on."""
-        store = self.require_store()
-        self.flush()
-        try:
-            deleted = store.delete_session(session)
-        except StoreError as exc:
-            raise exceptions.CommandError(str(exc)) from None
-        self.session_id = store.active_session().id
-        return self._say(
-            f"Deleted session {deleted.name!r} with {deleted.flow_count} flows; "
-            f"recording into {store.active_session().name!r}"
-        )
-
-    @command.command("tape.compare")
-    def compare(self, session_a: str, session_b: str) -> str:
-        """Compare two sessions (A before, B after): endpoints added, removed, changed."""
-        store = self.require_store()
-        self.flush()
-        try:
-            return self._say(compare_sessions(store, session_a, session_b).to_text())
-        except StoreError as exc:
-            raise exceptions.CommandError(str(exc)) from None
-
-    def background(self, work: Callable[[], str], what: str) -> str:
-        """Run slow work (exports, imports) on a worker thread; its outcome is logged.
-
-        Before mitmproxy runs (scripts, tests) the work runs in place and its message is
-        returned.
-        """
-        if not self.is_running:
-            try:
-                return self._say(work())
-            except Exception as exc:
-                raise exceptions.CommandError(f"{what} failed: {exc}") from None
-        job = asyncio.get_running_loop().run_in_executor(None, self._run_job, work, what)
-        self._jobs.add(job)
-        job.add_done_callback(self._jobs.discard)
-        return self._say(f"mitmtape: {what} started")
-
-    @staticmethod
-    def _run_job(work: Callable[[], str], what: str) -> str | None:
-        """A background job: its outcome goes to the log, where the console shows it."""
-        try:
-            return MitmTape._say(work())
-        except Exception as exc:
-            logger.error("mitmtape: %s failed: %s", what, exc)
-            return None
-
-    @staticmethod
-    def _say(message: str) -> str:
-        logger.info(message)
-        return message
+        self.recorder.forget_server(data.server.id)

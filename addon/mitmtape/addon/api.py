@@ -6,18 +6,16 @@ Flows the proxy records are announced on the API's event stream as soon as they 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mitmproxy import ctx, exceptions
 from mitmproxy.addonmanager import Loader
 
+from mitmtape.addon.recorder import Recorder
 from mitmtape.api.events import ARTIFACT_CREATED, FLOW_CREATED
 from mitmtape.api.security import API_DEFAULT_PORT, api_token
 from mitmtape.api.server import ApiServer
 from mitmtape.store import Artifact
-
-if TYPE_CHECKING:
-    from mitmtape.addon import MitmTape
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +23,8 @@ API_OPTIONS = {"tape_api", "tape_api_port", "tape_api_token", "tape_db", "confdi
 
 
 class ApiCommands:
-    def __init__(self, tape: MitmTape) -> None:
-        self.tape = tape
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
         self.server: ApiServer | None = None
 
     def load(self, loader: Loader) -> None:
@@ -43,13 +41,13 @@ class ApiCommands:
         if not updated & API_OPTIONS:
             return
         self.stop()
-        if ctx.options.tape_api and self.tape.store is not None:
+        if ctx.options.tape_api and self.recorder.store is not None:
             self.start()
 
     def start(self) -> None:
-        assert self.tape.store is not None
+        assert self.recorder.store is not None
         token = api_token(ctx.options.tape_api_token)
-        server = ApiServer(self.tape.store, token, port=ctx.options.tape_api_port)
+        server = ApiServer(self.recorder.store, token, port=ctx.options.tape_api_port)
         try:
             server.start()
         except OSError as exc:
@@ -57,7 +55,7 @@ class ApiCommands:
                 f"mitmtape API cannot listen on 127.0.0.1:{ctx.options.tape_api_port}: "
                 f"{exc.strerror or exc}"
             ) from None
-        server.on_active_changed = self.tape.follow_active_session
+        server.on_active_changed = self.recorder.follow_active_session
         self.server = server
         logger.info(
             "mitmtape web page: %s  API: %s/api/v1 (Authorization: Bearer %s)",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from mitmproxy import command, ctx, exceptions, flow, http, types
 from mitmproxy.addonmanager import Loader
 
+from mitmtape.addon.recorder import Recorder
 from mitmtape.capture.record import flow_to_record
 from mitmtape.export.formats import FORMATS
 from mitmtape.export.pipeline import (
@@ -19,15 +19,17 @@ from mitmtape.export.pipeline import (
     export_session,
     get_format,
 )
+from mitmtape.export.redaction import MODES, parse_mode, split_list
 from mitmtape.model import Session
-from mitmtape.store import StoreError
-
-if TYPE_CHECKING:
-    from mitmtape.addon import MitmTape
+from mitmtape.store import Artifact, StoreError
 
 logger = logging.getLogger(__name__)
 
 SELECTION_NAME = "selected flows"
+FORMAT_CHOICE = types.Choice("tape.export.formats")
+
+# Told of each artifact an export kept (the API's event stream).
+ArtifactAnnouncer = Callable[[Artifact | None], None]
 
 
 def parse_export_on_exit(value: str) -> tuple[str, str]:
@@ -44,17 +46,32 @@ def parse_export_on_exit(value: str) -> tuple[str, str]:
 
 
 class ExportCommands:
-    """Exports run on a worker thread: a large session never stalls the proxy."""
+    """Exports run on a job thread: a large session never stalls the proxy."""
 
-    def __init__(self, tape: MitmTape) -> None:
-        self.tape = tape
+    def __init__(self, recorder: Recorder, announce_artifact: ArtifactAnnouncer) -> None:
+        self.recorder = recorder
+        self.announce_artifact = announce_artifact
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
             "tape_redact",
-            bool,
-            False,
-            "Mask authorization, cookie and API-key header values in exports (off: lossless).",
+            str,
+            "false",
+            "Mask secrets in exports: false (lossless), true, or strict (JWTs masked whole).",
+            choices=list(MODES),
+        )
+        loader.add_option(
+            "tape_redact_names",
+            str,
+            "",
+            "Names to mask besides the defaults when tape_redact is on, comma-separated.",
+        )
+        loader.add_option(
+            "tape_redact_bodies",
+            str,
+            "",
+            "URL substrings or * globs whose bodies exports leave out when tape_redact is on, "
+            "comma-separated.",
         )
         loader.add_option(
             "tape_export_on_exit",
@@ -65,19 +82,23 @@ class ExportCommands:
         )
 
     def configure(self, updated: set[str]) -> None:
+        if "tape_redact" in updated:
+            try:
+                parse_mode(ctx.options.tape_redact)
+            except ValueError as exc:
+                raise exceptions.OptionsError(f"tape_redact: {exc}") from None
         if "tape_export_on_exit" in updated and ctx.options.tape_export_on_exit:
             parse_export_on_exit(ctx.options.tape_export_on_exit)
 
     def export_on_exit(self) -> None:
-        """Called by the core addon's `done`, before it closes the store."""
-        if not ctx.options.tape_export_on_exit or self.tape.store is None:
+        """Called by the addon's `done` once running jobs are over, before the store closes."""
+        store = self.recorder.store
+        if not ctx.options.tape_export_on_exit or store is None:
             return
         name, path = parse_export_on_exit(ctx.options.tape_export_on_exit)
-        self.tape.flush()
+        self.recorder.flush()
         try:
-            result = export_session(
-                self.tape.store, self.tape.session_id, name, path, self._options()
-            )
+            result = export_session(store, self.recorder.session_id, name, path, self._options())
         except (ExportError, StoreError, OSError) as exc:
             logger.error("mitmtape: export on exit failed: %s", exc)
             return
@@ -85,7 +106,11 @@ class ExportCommands:
 
     def _options(self) -> ExportOptions:
         return ExportOptions(
-            redact=ctx.options.tape_redact, artifacts_keep=ctx.options.tape_artifacts_keep
+            redact=parse_mode(ctx.options.tape_redact),
+            redact_names=split_list(ctx.options.tape_redact_names),
+            redact_bodies=split_list(ctx.options.tape_redact_bodies),
+            artifacts_keep=ctx.options.tape_artifacts_keep,
+            cancelled=self.recorder.cancelled,
         )
 
     @command.command("tape.export.formats")
@@ -94,16 +119,17 @@ class ExportCommands:
         return list(FORMATS)
 
     @command.command("tape.export")
-    def export(self, format: str, path: types.Path) -> str:
+    @command.argument("format", type=FORMAT_CHOICE)
+    def export(self, format: str, path: types.Path) -> None:
         """Export the active session; a folder PATH gets the default file name."""
-        return self.export_session(self.tape.session_id, format, path)
+        self.export_session(self.recorder.session_id, format, path)
 
     @command.command("tape.export.session")
-    def export_session(self, session: str, format: str, path: types.Path) -> str:
+    @command.argument("format", type=FORMAT_CHOICE)
+    def export_session(self, session: str, format: str, path: types.Path) -> None:
         """Export a session (id or exact name) to PATH (a file, or a folder)."""
-        store = self.tape.require_store()
+        store = self.recorder.require_store()
         self._check_format(format)
-        self.tape.flush()
         options = self._options()
         try:
             found = store.get_session(session)
@@ -111,14 +137,17 @@ class ExportCommands:
             raise exceptions.CommandError(str(exc)) from None
 
         def work() -> str:
+            # Flows captured before the command are committed first, off the event loop.
+            self.recorder.flush()
             return self._announced(export_session(store, found.id, format, path, options))
 
-        return self.tape.background(work, f"export of {found.name!r} as {format}")
+        self.recorder.run(work, f"export of {found.name!r} as {format}")
 
     @command.command("tape.export.flows")
-    def export_flows(self, format: str, flows: Sequence[flow.Flow], path: types.Path) -> str:
+    @command.argument("format", type=FORMAT_CHOICE)
+    def export_flows(self, format: str, flows: Sequence[flow.Flow], path: types.Path) -> None:
         """Export flows from mitmproxy's view (e.g. @marked, @shown) straight to PATH."""
-        store = self.tape.require_store()
+        store = self.recorder.require_store()
         self._check_format(format)
         records = [
             flow_to_record(f, "") for f in flows if isinstance(f, http.HTTPFlow) and f.request
@@ -131,14 +160,15 @@ class ExportCommands:
         def work() -> str:
             return self._announced(export_records(store, records, selection, format, path, options))
 
-        return self.tape.background(work, f"export of {len(records)} selected flows")
+        self.recorder.run(work, f"export of {len(records)} selected flows")
 
     def _announced(self, result: ExportResult) -> str:
-        self.tape.api.announce_artifact(result.artifact)
+        self.announce_artifact(result.artifact)
         return result.message()
 
     @staticmethod
     def _check_format(name: str) -> None:
+        """Calls from scripts and mitmweb's endpoint may bypass the console's Choice check."""
         try:
             get_format(name)
         except ExportError as exc:

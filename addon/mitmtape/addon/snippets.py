@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import pyperclip
 from mitmproxy import command, exceptions, flow, http, types
 
+from mitmtape.addon.outcome import tell
 from mitmtape.capture.record import flow_to_record
 from mitmtape.codegen import TARGETS, generate
 
-logger = logging.getLogger(__name__)
+TARGET_CHOICE = types.Choice("tape.copy.targets")
 
 
-def snippet_of(target: str, chosen: flow.Flow) -> str:
-    """The snippet for a flow in mitmproxy's view, with errors a person can act on."""
+def snippet_of(target: str, chosen: flow.Flow) -> tuple[str, str]:
+    """The snippet for a flow in mitmproxy's view and how the person knows the flow
+    (`GET /api/items`), with errors a person can act on."""
     if not isinstance(chosen, http.HTTPFlow):
         raise exceptions.CommandError("copy as code works on HTTP flows only")
     try:
-        return generate(target, flow_to_record(chosen, ""))
+        snippet = generate(target, flow_to_record(chosen, ""))
     except ValueError as exc:
         raise exceptions.CommandError(str(exc)) from None
+    return snippet, f"{chosen.request.method} {chosen.request.path}"
 
 
 class CopyCommands:
@@ -32,28 +34,27 @@ class CopyCommands:
         return list(TARGETS)
 
     @command.command("tape.copy")
-    def copy(self, target: str, flow: flow.Flow) -> str:
+    @command.argument("target", type=TARGET_CHOICE)
+    def copy(self, target: str, flow: flow.Flow) -> None:
         """Put a flow on the clipboard as code: curl, fetch, python, httpie or markdown."""
-        snippet = snippet_of(target, flow)
+        snippet, named = snippet_of(target, flow)
         try:
             pyperclip.copy(snippet)
         except pyperclip.PyperclipException as exc:
+            # The way out first: the console's status bar cuts pyperclip's long reason short.
             raise exceptions.CommandError(
-                f"no clipboard available ({exc}); use tape.copy.file {target} @focus PATH"
+                f"no clipboard available, use tape.copy.file {target} @focus PATH ({exc})"
             ) from None
-        message = f"Copied the flow as {target} to the clipboard"
-        logger.info(message)
-        return message
+        tell(f"Copied {named} as {target}")
 
     @command.command("tape.copy.file")
-    def copy_file(self, target: str, flow: flow.Flow, path: types.Path) -> str:
+    @command.argument("target", type=TARGET_CHOICE)
+    def copy_file(self, target: str, flow: flow.Flow, path: types.Path) -> None:
         """Write a flow as code to a file."""
-        snippet = snippet_of(target, flow)
+        snippet, named = snippet_of(target, flow)
         destination = Path(path).expanduser()
         try:
             destination.write_text(snippet + "\n", encoding="utf-8")
         except OSError as exc:
             raise exceptions.CommandError(f"cannot write {destination}: {exc.strerror}") from None
-        message = f"Wrote the flow as {target} to {destination}"
-        logger.info(message)
-        return message
+        tell(f"Wrote {named} as {target} to {destination}")

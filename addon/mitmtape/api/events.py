@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from mitmtape.model import FlowRecord
@@ -21,6 +23,9 @@ ARTIFACT_CREATED = "artifact.created"
 # Sent first so a client knows the stream is open (and subscribed) before any event.
 STREAM_OPENED = ": mitmtape events\n\n"
 HEARTBEAT = ": heartbeat\n\n"
+# How many flow ids a server remembers having announced: the same flow can be reported by the
+# proxy's own writer, by an import handler and by a shared database's NOTIFY.
+ANNOUNCED_KEPT = 100_000
 
 
 def flow_created(record: FlowRecord) -> dict[str, Any]:
@@ -65,3 +70,21 @@ class EventHub:
     def close(self) -> None:
         for queue in list(self._queues):
             self.end(queue)
+
+
+class FirstTime:
+    """Says yes once per flow id (the newest ANNOUNCED_KEPT remembered); thread-safe."""
+
+    def __init__(self, kept: int = ANNOUNCED_KEPT) -> None:
+        self.kept = kept
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, flow_id: str) -> bool:
+        with self._lock:
+            if flow_id in self._seen:
+                return False
+            self._seen[flow_id] = None
+            if len(self._seen) > self.kept:
+                self._seen.popitem(last=False)
+            return True

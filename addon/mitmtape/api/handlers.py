@@ -262,15 +262,17 @@ class PocHandler(ApiHandler):
 
 
 class CompareHandler(ApiHandler):
-    """`GET /api/v1/compare?a=ID&b=ID`: JSON, or the text report for `Accept: text/plain`."""
+    """`GET /api/v1/compare?a=ID&b=ID[&deep=true]`: JSON, or the text report for
+    `Accept: text/plain`; `deep` also compares what is inside the responses."""
 
-    QUERY = frozenset({"a", "b"})
+    QUERY = frozenset({"a", "b", "deep"})
 
     async def get(self) -> None:
         a, b = self.query_text("a"), self.query_text("b")
         if a is None or b is None:
             raise ApiError(400, "compare needs two sessions: ?a=ID&b=ID")
-        comparison = await self.run(compare_sessions, self.api.store, a, b)
+        deep = self.query_bool("deep")
+        comparison = await self.run(compare_sessions, self.api.store, a, b, deep)
         self.set_header("Vary", "Accept")
         accept = self.request.headers.get("Accept", "")
         if preferred_type(accept, (JSON_TYPE, TEXT_TYPE)) == TEXT_TYPE:

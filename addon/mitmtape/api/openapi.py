@@ -11,8 +11,8 @@ from typing import Any
 
 from mitmtape import __version__
 from mitmtape.api.base import OFFSET_MAX, PAGE_LIMIT_MAX, STATUS_RANGE
-from mitmtape.api.transfer import EXPORT_NAMES
 from mitmtape.codegen import TARGETS
+from mitmtape.export.formats import FORMAT_NAMES
 from mitmtape.importers import IMPORTERS
 
 Schema = dict[str, Any]
@@ -83,6 +83,13 @@ FLOW_FILTERS = [
 DOWNLOAD_HEADERS: Schema = {
     "Content-Disposition": {
         "description": 'attachment; filename="..." (and filename* for non-ASCII names)',
+        "schema": {"type": "string"},
+    }
+}
+REDACTED_HEADERS: Schema = {
+    "X-Mitmtape-Redacted": {
+        "description": "with redact=true|strict: what was masked, by kind "
+        "(headers=14, cookies=6, query_parameters=3, body_fields=2, jwts=1, bodies=0)",
         "schema": {"type": "string"},
     }
 }
@@ -205,7 +212,11 @@ SCHEMAS: Schema = {
             "errors": {"type": "array", "items": {"type": "string"}},
         },
     },
-    "Comparison": {"description": "two sessions' endpoint differences", "type": "object"},
+    "Comparison": {
+        "description": "two sessions' endpoint differences; with deep=true also `responses`: "
+        "rows of {endpoint, change, what, a, b}",
+        "type": "object",
+    },
 }
 
 
@@ -308,17 +319,22 @@ def _paths() -> Schema:
                     "200": _file(
                         ["application/json", "text/csv; charset=utf-8", "text/html; charset=utf-8"],
                         "the export file",
-                        DOWNLOAD_HEADERS,
+                        DOWNLOAD_HEADERS | REDACTED_HEADERS,
                     ),
                     "400": bad,
                     "404": not_found,
                 },
                 parameters=[
                     SESSION_REF,
-                    _path("format", "export format", list(EXPORT_NAMES)),
+                    _path("format", "export format", list(FORMAT_NAMES)),
                     *FLOW_FILTERS,
                     _query("filter", {"type": "string"}, "mitmproxy filter expression"),
-                    _query("redact", {"type": "boolean"}, "mask secrets in headers"),
+                    _query(
+                        "redact",
+                        {"type": "string", "enum": ["false", "true", "strict"]},
+                        "mask secrets (headers, cookies, query parameters, body fields, JWT "
+                        "signatures); strict also masks JWTs whole",
+                    ),
                 ],
             )
         },
@@ -473,6 +489,12 @@ def _paths() -> Schema:
                 parameters=[
                     _query("a", {"type": "string", "minLength": 1}, "session A", required=True),
                     _query("b", {"type": "string", "minLength": 1}, "session B", required=True),
+                    _query(
+                        "deep",
+                        {"type": "boolean", "default": False},
+                        "also compare inside the responses: JSON fields, headers, content type "
+                        "and body size (adds `responses`)",
+                    ),
                 ],
             )
         },

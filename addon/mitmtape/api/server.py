@@ -28,7 +28,7 @@ from tornado.web import Application, RequestHandler
 
 from mitmtape.api import handlers
 from mitmtape.api.base import REQUEST_BODY_MAX, BodyTooLargeHandler, NotFoundHandler
-from mitmtape.api.events import HEARTBEAT_SECONDS, EventHub, encode_event
+from mitmtape.api.events import FLOW_CREATED, HEARTBEAT_SECONDS, EventHub, FirstTime, encode_event
 from mitmtape.api.openapi import openapi_document
 from mitmtape.api.security import own_origins
 from mitmtape.api.stream import EventsHandler
@@ -151,6 +151,10 @@ class ApiServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self._first_time = FirstTime()
+        # Flows committed by any process on a shared database, heard on this thread.
+        self._stop_listening = threading.Event()
+        self._listener: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -178,6 +182,17 @@ class ApiServer:
         )
         self._thread.start()
         ready.wait()
+        self._listener = threading.Thread(
+            target=self._announce_committed, name="mitmtape-api-listen", daemon=True
+        )
+        self._listener.start()
+
+    def _announce_committed(self) -> None:
+        """`flow.created` for every flow any proxy commits to a shared database (a SQLite file
+        has no other writers to hear: its proxy's writer reports to the addon)."""
+        for summaries in self.store.committed_flows(self._stop_listening):
+            for summary in summaries:
+                self.publish(FLOW_CREATED, summary)
 
     def _serve(self, sockets: list[socket], ready: threading.Event) -> None:
         try:
@@ -214,10 +229,13 @@ class ApiServer:
         if thread is None:
             return
         self.closing = True
+        self._stop_listening.set()
         if loop is not None and stopped is not None:
             with suppress(RuntimeError):  # the loop has already closed
                 loop.call_soon_threadsafe(stopped.set)
         thread.join(STOP_TIMEOUT_SECONDS)
+        if self._listener is not None:  # it looks at its stop flag twice a second
+            self._listener.join(STOP_TIMEOUT_SECONDS)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self._thread = self._loop = self._stopped = None
 
@@ -227,6 +245,9 @@ class ApiServer:
 
     def publish(self, event: str, data: dict[str, Any]) -> None:
         """Send an event to every open stream; callable from any thread, a no-op when stopped."""
+        flow_id = data.get("id") if event == FLOW_CREATED else None
+        if flow_id is not None and not self._first_time(flow_id):
+            return
         message = encode_event(event, data)
         loop = self._loop
         if loop is None:

@@ -35,29 +35,29 @@ from mitmtape.api.upload import (
     multipart_boundary,
 )
 from mitmtape.capture.record import compile_expression
-from mitmtape.export.formats import FORMATS
+from mitmtape.export.formats import FORMAT_NAMES, format_named
 from mitmtape.export.pipeline import ExportCancelled, ExportOptions, ExportResult, export_session
+from mitmtape.export.redaction import RedactMode
 from mitmtape.importers import IMPORTERS, import_file, import_new_session
 from mitmtape.model import FlowRecord, Session
 
-# The seed's name for the HTML report export.
-EXPORT_ALIASES = {"report": "html"}
-EXPORT_NAMES = (*FORMATS, *EXPORT_ALIASES)
 DOWNLOAD_CHUNK = 64 * 1024
 # Room for a multipart body's boundaries and part headers around a file of the full limit.
 MULTIPART_ALLOWANCE = 1024 * 1024
 # An upload's body may take this long (256 MB at under 0.5 MB/s); other requests get the
 # server's idle timeout for theirs.
 UPLOAD_BODY_TIMEOUT = 600.0
+# What a redacted export masked, by kind: `headers=14, cookies=6, query_parameters=3, ...`.
+REDACTED_HEADER = "X-Mitmtape-Redacted"
 
 
 def export_format_name(name: str) -> str:
-    format_name = EXPORT_ALIASES.get(name, name)
-    if format_name not in FORMATS:
+    found = format_named(name) if name == name.lower() else None
+    if found is None:
         raise ApiError(
-            400, f"unknown export format {name!r}; choose one of {', '.join(EXPORT_NAMES)}"
+            400, f"unknown export format {name!r}; choose one of {', '.join(FORMAT_NAMES)}"
         )
-    return format_name
+    return found.name
 
 
 class ExportHandler(ApiHandler):
@@ -75,7 +75,7 @@ class ExportHandler(ApiHandler):
         options = ExportOptions(
             flow_filter=self.query_flow_filter(),
             matches=matches,
-            redact=self.query_bool("redact"),
+            redact=self._redact_mode(),
             artifacts_keep=self.api.artifacts_keep,
             cancelled=lambda: self._gone or self.api.closing,
         )
@@ -93,6 +93,17 @@ class ExportHandler(ApiHandler):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    def _redact_mode(self) -> RedactMode:
+        """`redact=true|strict|false` (and the other words `query_bool` takes)."""
+        if (self.query_raw("redact") or "").strip().lower() == "strict":
+            return "strict"
+        try:
+            return self.query_bool("redact")
+        except ApiError:
+            raise ApiError(
+                400, f"redact must be false, true or strict, got {self.query_raw('redact')!r}"
+            ) from None
+
     async def _send_file(self, result: ExportResult) -> None:
         self.set_header("Content-Type", with_charset(result.format.media_type))
         self.set_header("Content-Disposition", attachment(result.path.name))
@@ -101,6 +112,8 @@ class ExportHandler(ApiHandler):
             self.set_header("X-Mitmtape-Warning", result.warning)
         if result.artifact is not None:
             self.set_header("X-Mitmtape-Artifact", result.artifact.id)
+        if result.redacted is not None:
+            self.set_header(REDACTED_HEADER, result.redacted.header())
         try:
             with result.path.open("rb") as exported:
                 while chunk := exported.read(DOWNLOAD_CHUNK):

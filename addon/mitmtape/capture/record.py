@@ -211,6 +211,10 @@ def flow_to_record(
 
 # FlowRecord → mitmproxy `HTTPFlow`: imported flows shown in mitmproxy's list and replayed there.
 
+# In a flow's metadata, what mitmproxy's flow has no field for (tags, mitmtape's metadata):
+# the mitmproxy flow-file export writes it and its import reads it back.
+KEPT_KEY = "mitmtape"
+
 
 def _header_fields(headers: Headers | None) -> http.Headers:
     return http.Headers(

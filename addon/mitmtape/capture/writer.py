@@ -25,7 +25,6 @@ import os
 import pickle
 import queue
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -39,7 +38,7 @@ from mitmproxy.log import ALERT
 from mitmtape.capture.record import snapshot_from_wire
 from mitmtape.capture.snapshot import WireSnapshot
 from mitmtape.model import FlowRecord
-from mitmtape.store import Store
+from mitmtape.store import StoreUnavailable, masked, open_store
 
 WRITE_BATCH = 500
 WRITE_INTERVAL_S = 0.1
@@ -55,6 +54,8 @@ WRITE_RETRY_MAX_S = 5.0
 RECORD_OVERHEAD_BYTES = 1024
 # The folder holding the `mitmtape` package, put on the child's path for a checkout's `-s` use.
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# The environment variable that hands the child its database (path or URL).
+WRITER_DB_ENV = "MITMTAPE_WRITER_DB"
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +93,13 @@ class FlowWriter:
         python_path = os.pathsep.join(
             filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
         )
+        # The database goes by environment, not argument: a URL's password would show in `ps`.
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "mitmtape.capture.writer", os.fspath(db_path), str(batch_size),
+            [sys.executable, "-m", "mitmtape.capture.writer", str(batch_size),
              str(interval), "1" if on_written else "0", str(retry_buffer_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": python_path},
+            env={**os.environ, "PYTHONPATH": python_path, WRITER_DB_ENV: os.fspath(db_path)},
         )  # fmt: skip
         self._sender = threading.Thread(target=self._send, name="mitmtape-sender", daemon=True)
         self._listener = threading.Thread(target=self._listen, name="mitmtape-listen", daemon=True)
@@ -284,7 +286,7 @@ class _ChildWriter:
     def __init__(
         self, db_path: str, batch_size: int, interval: float, report: bool, buffer_bytes: int
     ) -> None:
-        self.store = Store(db_path)
+        self.store = open_store(db_path)
         self.batch_size = batch_size
         self.interval = interval
         self.report = report
@@ -386,7 +388,7 @@ class _ChildWriter:
             chunk = [record for record, _ in itertools.islice(self.waiting, self.batch_size)]
             try:
                 written = self.store.add_flows(chunk)
-            except sqlite3.OperationalError as exc:  # a full disk, an I/O error: may pass
+            except StoreUnavailable as exc:  # a full disk, a server gone away: may pass
                 self.failed(exc)
                 return
             except Exception as exc:  # records the store refuses: retrying cannot help
@@ -409,14 +411,14 @@ class _ChildWriter:
             summaries = [record.summary() | {"session_id": record.session_id} for record in records]
         self.reply("written", (written, summaries))
 
-    def failed(self, exc: sqlite3.OperationalError) -> None:
+    def failed(self, exc: StoreUnavailable) -> None:
         """Tell the proxy once that writes fail; try again later, each time a little later."""
         if self.failure is None:
             self.failure, self.saved = str(exc), 0
             self.retry_delay = WRITE_RETRY_FIRST_S
             self.reply(
                 "alert",
-                f"cannot write to {self.store.path}: {exc}; keeping {len(self.waiting)} flows "
+                f"{exc}; keeping {len(self.waiting)} flows "
                 f"in memory (up to {self.buffer_bytes // 2**20} MB) and retrying",
             )
         else:
@@ -430,7 +432,8 @@ class _ChildWriter:
         self.failure = None
         self.report_dropped()
         self.reply(
-            "alert", f"writing to {self.store.path} again: committed {self.saved} flows that waited"
+            "alert",
+            f"writing to {self.store.shown} again: committed {self.saved} flows that waited",
         )
 
     def report_dropped(self) -> None:
@@ -467,13 +470,16 @@ def main(argv: list[str]) -> None:
     # writer catches up in larger batches. (The child stays in the proxy's session, so the
     # scheduler's per-session groups weigh this against the proxy, not against everyone.)
     os.nice(WRITER_NICENESS)
-    db_path, batch_size, interval, report, buffer_bytes = argv
+    db_path = os.environ[WRITER_DB_ENV]
+    batch_size, interval, report, buffer_bytes = argv
     try:
         writer = _ChildWriter(
             db_path, int(batch_size), float(interval), report == "1", int(buffer_bytes)
         )
     except Exception as exc:
-        pickle.dump(("error", f"the writer cannot open {db_path}: {exc}"), sys.stdout.buffer)
+        pickle.dump(
+            ("error", f"the writer cannot open {masked(db_path)}: {exc}"), sys.stdout.buffer
+        )
         sys.exit(1)
     writer.run()
     writer.store.close()

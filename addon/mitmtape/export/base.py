@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
 
+from mitmtape.export.redaction import Tally
 from mitmtape.model import FlowRecord, Session, utc_now
 
 EXPORT_CAP = 100_000
@@ -22,11 +23,16 @@ class ExportContext:
     """What a writer may want to know besides the records themselves."""
 
     session: Session
-    redact: bool = False
     exported_at: datetime = field(default_factory=utc_now)
     # Flows that matched the filters, before the cap: a writer may say how many were left out.
     matched: int = 0
     cap: int = EXPORT_CAP
+    # The name of the file being written: a format may pick its dialect by it (OpenAPI: YAML
+    # when it ends in `.yaml`).
+    file_name: str = ""
+    # What redaction masked, when it is on; complete only once the records have been read,
+    # so a streaming writer says it at the end of its file.
+    redaction: Tally | None = None
 
 
 Writer = Callable[[TextIO, Iterator[FlowRecord], ExportContext], None]
@@ -44,6 +50,11 @@ class ExportFormat:
     write: Writer
     cap: int = EXPORT_CAP
     label: str = ""  # for people: "HAR", "Postman"; the upper-case name when empty
+    # A file made to be shared (HAR, Postman, the report): the web page's export dialog ticks
+    # redaction for it by default; an archive (JSON) stays lossless unless asked.
+    shared: bool = False
+    # A binary format's writer gets a byte stream (mitmproxy's flow file), the others text.
+    binary: bool = False
 
     def __post_init__(self) -> None:
         if not self.label:

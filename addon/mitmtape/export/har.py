@@ -20,8 +20,7 @@ from mitmproxy.net.http import cookies
 import mitmtape
 from mitmtape.export.base import ExportContext, ExportFormat
 from mitmtape.export.decode import decode_body
-from mitmtape.export.jsonfile import dump, write_json_array
-from mitmtape.export.redact import MASK, redact_headers
+from mitmtape.export.jsonstream import dump, write_json_array
 from mitmtape.model import (
     OMISSIONS,
     TIMING_PHASES,
@@ -75,11 +74,11 @@ def header_values(headers: Headers, name: str) -> list[str]:
     return [value for key, value in headers if key.lower() == name]
 
 
-def request_cookies(headers: Headers, redact: bool) -> list[Json]:
+def request_cookies(headers: Headers) -> list[Json]:
     found = []
     for line in header_values(headers, "cookie"):
         for name, value in cookies.parse_cookie_header(line):
-            found.append({"name": name, "value": MASK if redact else value or ""})
+            found.append({"name": name, "value": value or ""})
     return found
 
 
@@ -96,13 +95,13 @@ def cookie_expiry(attrs: dict[str, str | None], received: datetime) -> str | Non
     return iso_time(expires if expires.tzinfo else expires.replace(tzinfo=UTC))
 
 
-def response_cookies(headers: Headers, received: datetime, redact: bool) -> list[Json]:
+def response_cookies(headers: Headers, received: datetime) -> list[Json]:
     found = []
     for line in header_values(headers, "set-cookie"):
         for name, value, multidict in cookies.parse_set_cookie_header(line):
             # A plain dict: mitmproxy's case-insensitive MultiDict is slow to ask many times.
             attrs = {key.lower(): text for key, text in multidict.items(multi=True)}
-            cookie: Json = {"name": name, "value": MASK if redact else value or ""}
+            cookie: Json = {"name": name, "value": value or ""}
             for key in ("path", "domain"):
                 if key in attrs:
                     cookie[key] = attrs[key]
@@ -140,13 +139,13 @@ def post_data(request: Request) -> Json:
     return data
 
 
-def har_request(request: Request, redact: bool) -> Json:
-    headers = redact_headers(request.headers) if redact else request.headers
+def har_request(request: Request) -> Json:
+    headers = request.headers
     entry: Json = {
         "method": request.method,
         "url": har_url(request.url),
         "httpVersion": request.http_version,
-        "cookies": request_cookies(request.headers, redact),
+        "cookies": request_cookies(headers),
         "headers": name_values(headers),
         "queryString": query_string(request.url),
         "headersSize": UNKNOWN_SIZE,
@@ -181,13 +180,13 @@ def content(response: Response) -> Json:
     return data
 
 
-def har_response(record: FlowRecord, response: Response, redact: bool) -> Json:
-    headers = redact_headers(response.headers) if redact else response.headers
+def har_response(record: FlowRecord, response: Response) -> Json:
+    headers = response.headers
     entry: Json = {
         "status": response.status,
         "statusText": response.reason,
         "httpVersion": response.http_version,
-        "cookies": response_cookies(response.headers, record.started_at, redact),
+        "cookies": response_cookies(headers, record.started_at),
         "headers": name_values(headers),
         "content": content(response),
         "redirectURL": header_value(response.headers, "location") or "",
@@ -251,15 +250,15 @@ def websocket_message(message: WebSocketMessage) -> Json:
     }
 
 
-def entry_of(record: FlowRecord, redact: bool) -> Json:
+def entry_of(record: FlowRecord) -> Json:
     timings = har_timings(record.timings, record.duration_ms)
     entry: Json = {
         "startedDateTime": iso_time(record.started_at),
         "time": total_time(record, timings),
-        "request": har_request(record.request, redact),
+        "request": har_request(record.request),
         "response": missing_response(record.error)
         if record.response is None
-        else har_response(record, record.response, redact),
+        else har_response(record, record.response),
         "cache": {},
         "timings": timings,
     }
@@ -289,8 +288,12 @@ def write(out: TextIO, records: Iterator[FlowRecord], context: ExportContext) ->
     for key, value in header.items():
         out.write(f'    "{key}": {dump(value, 2)},\n')
     out.write('    "entries": ')
-    entries = (entry_of(record, context.redact) for record in records)
+    entries = (entry_of(record) for record in records)
     write_json_array(out, entries, depth=2, compact=True)
+    if context.redaction is not None:
+        # Written after the entries: the counts are complete only once they have streamed.
+        comment = f"redacted by mitmtape: {context.redaction.text()}"
+        out.write(f',\n    "comment": {dump(comment, 2)}')
     out.write("\n  }\n}\n")
 
 
@@ -300,4 +303,5 @@ FORMAT = ExportFormat(
     media_type="application/json",
     needs_bodies=True,
     write=write,
+    shared=True,
 )

@@ -1,53 +1,20 @@
 """mitmtape JSON export: the lossless array of flow records, oldest first.
 
-The file is what `json.dumps(records, indent=2)` would print, but written one record at a time so
-a session of any size needs the memory of one record. HAR and Postman stream their entry lists the
-same way, through `write_json_array`.
+The file is what `json.dumps(records, indent=2)` would print, but written one record at a time
+(`jsonstream.write_json_array`), so a session of any size needs the memory of one record.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from collections.abc import Iterator
+from typing import TextIO
 
 from mitmtape.export.base import ExportContext, ExportFormat
-from mitmtape.export.redact import redact_record
+from mitmtape.export.jsonstream import write_json_array
 from mitmtape.model import FlowRecord
-
-INDENT = "  "
-
-
-def dump(value: Any, depth: int, compact: bool = False) -> str:
-    """`value` as indented JSON, for a place `depth` levels deep in a document.
-
-    `compact` writes it on one line instead: Python's C encoder only runs without `indent`,
-    and is several times faster, which matters for the large HAR and Postman entry lists.
-    """
-    if compact:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    text = json.dumps(value, indent=len(INDENT), ensure_ascii=False)
-    return text.replace("\n", "\n" + INDENT * depth)
-
-
-def write_json_array(
-    out: TextIO, items: Iterable[Any], depth: int = 0, compact: bool = False
-) -> None:
-    """Write a JSON array item by item, each written as soon as it is read.
-
-    Items are indented like the document, or one item per line when `compact`.
-    """
-    prefix = INDENT * (depth + 1)
-    separator = "["
-    for item in items:
-        out.write(f"{separator}\n{prefix}{dump(item, depth + 1, compact)}")
-        separator = ","
-    out.write("[]" if separator == "[" else f"\n{INDENT * depth}]")
 
 
 def write(out: TextIO, records: Iterator[FlowRecord], context: ExportContext) -> None:
-    if context.redact:
-        records = (redact_record(record) for record in records)
     write_json_array(out, (record.to_json() for record in records))
     out.write("\n")
 

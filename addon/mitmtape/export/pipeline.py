@@ -16,7 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 from mitmtape.export.base import ExportContext, ExportFormat
-from mitmtape.export.formats import FORMATS
+from mitmtape.export.formats import FORMAT_NAMES, format_named
+from mitmtape.export.redaction import RedactMode, Tally, parse_mode, redacted, redaction_for
 from mitmtape.model import FlowRecord, Session, format_time, new_id, utc_now
 from mitmtape.store import NO_FILTER, Artifact, FlowFilter, Store
 from mitmtape.text import count, human_size
@@ -31,6 +32,17 @@ UNSAFE_FILE_NAME_CHARACTERS = re.compile(r'[/\\:*?"<>|\s\x00-\x1f\x7f]')
 FALLBACK_FILE_NAME = "session"
 
 RecordPredicate = Callable[[FlowRecord], bool]
+
+
+def _read_umask() -> int:
+    """The process's umask: only settable to be read, so set and put back once, at import."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# An export gets the permissions any program's new file gets, not mkstemp's 0600.
+FILE_MODE = 0o666 & ~_read_umask()
 
 
 class ExportError(Exception):
@@ -56,7 +68,11 @@ class ExportOptions:
     # A compiled mitmproxy filter expression (see `record.compile_expression`); runs in Python
     # on each record that passed the SQL filters.
     matches: RecordPredicate | None = None
-    redact: bool = False
+    # `False`, `True` or `"strict"` (JWTs masked whole); names and body patterns count only
+    # when redaction is on.
+    redact: RedactMode = False
+    redact_names: tuple[str, ...] = ()
+    redact_bodies: tuple[str, ...] = ()
     cap: int | None = None  # None: the format's own cap (100,000; the report 10,000)
     batch_size: int = EXPORT_BATCH
     keep_artifact: bool = True
@@ -68,6 +84,10 @@ class ExportOptions:
 
     def __post_init__(self) -> None:
         check_artifacts_keep(self.artifacts_keep)
+        try:
+            self.redact = parse_mode(self.redact)
+        except ValueError as exc:
+            raise ExportError(str(exc)) from None
 
 
 @dataclass(slots=True)
@@ -78,6 +98,8 @@ class ExportResult:
     matched: int
     size: int
     artifact: Artifact | None
+    # What redaction masked, by kind (`KINDS`); None when redaction was off.
+    redacted: Tally | None = None
 
     @property
     def left_out(self) -> int:
@@ -95,15 +117,17 @@ class ExportResult:
 
     def message(self) -> str:
         text = f"Exported {count(self.flows, 'flow')} to {self.path} ({human_size(self.size)})"
+        if self.redacted is not None:
+            text = f"{text}; redacted {self.redacted.text()}"
         return f"{text}; {self.warning}" if self.warning else text
 
 
 def get_format(name: str) -> ExportFormat:
-    try:
-        return FORMATS[name.lower()]
-    except KeyError:
-        known = ", ".join(FORMATS)
-        raise ExportError(f"unknown export format {name!r}; choose one of {known}") from None
+    found = format_named(name)
+    if found is None:
+        known = ", ".join(FORMAT_NAMES)
+        raise ExportError(f"unknown export format {name!r}; choose one of {known}")
+    return found
 
 
 def safe_file_stem(name: str) -> str:
@@ -185,19 +209,27 @@ def _export(
     target = resolve_destination(
         destination, default_file_name(session.name, export_format, moment)
     )
+    redaction = redaction_for(options.redact, options.redact_names, options.redact_bodies)
+    masked = None if redaction is None else Tally()
     context = ExportContext(
-        session=session, redact=options.redact, exported_at=moment, matched=matched, cap=cap
+        session=session,
+        exported_at=moment,
+        matched=matched,
+        cap=cap,
+        file_name=target.name,
+        redaction=masked,
     )
-    written = _write_atomically(
-        target, export_format, _capped(batches, options, min(cap, matched)), context
-    )
+    chosen, tally = _capped(batches, options, min(cap, matched))
+    if redaction is not None and masked is not None:
+        chosen = redacted(chosen, redaction, masked)
+    written = _write_atomically(target, export_format, (chosen, tally), context)
     size = target.stat().st_size
     artifact = None
     if options.keep_artifact and size <= ARTIFACT_MAX_BYTES:
         artifact = _keep_artifact(
             store, _artifact(session, export_format, target, written, size, moment), options
         )
-    return ExportResult(export_format, target, written.count, matched, size, artifact)
+    return ExportResult(export_format, target, written.count, matched, size, artifact, masked)
 
 
 @dataclass(slots=True)
@@ -241,10 +273,10 @@ def _write_atomically(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Closed by the `with handle` below; a context manager here would delete it too soon.
+        text = {} if export_format.binary else {"encoding": "utf-8", "newline": ""}
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            "w",
-            encoding="utf-8",
-            newline="",
+            "wb" if export_format.binary else "w",
+            **text,
             dir=target.parent,
             prefix=f".{target.name}.",
             suffix=".partial",
@@ -253,6 +285,7 @@ def _write_atomically(
     except OSError as exc:
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
+        os.chmod(handle.name, FILE_MODE)
         with handle:
             export_format.write(handle, records, context)
         os.replace(handle.name, target)

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from mitmtape.export.base import ExportContext, ExportFormat
-from mitmtape.export.jsonfile import dump, write_json_array
-from mitmtape.export.redact import redact_headers
+from mitmtape.export.jsonstream import dump, write_json_array
 from mitmtape.model import FlowRecord, Request, media_type
 
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
@@ -38,9 +37,9 @@ def raw_body(request: Request) -> dict[str, Any] | None:
     return body
 
 
-def item_of(record: FlowRecord, redact: bool) -> dict[str, Any]:
+def item_of(record: FlowRecord) -> dict[str, Any]:
     request = record.request
-    headers = redact_headers(request.headers) if redact else request.headers
+    headers = request.headers
     postman_request: dict[str, Any] = {
         "method": request.method,
         "header": [
@@ -67,7 +66,7 @@ def write(out: TextIO, records: Iterator[FlowRecord], context: ExportContext) ->
         "schema": SCHEMA_URL,
     }
     out.write(f'{{\n  "info": {dump(info, 1)},\n  "item": ')
-    items = (item_of(record, context.redact) for record in records)
+    items = (item_of(record) for record in records)
     write_json_array(out, items, depth=1, compact=True)
     out.write("\n}\n")
 
@@ -79,4 +78,5 @@ FORMAT = ExportFormat(
     media_type="application/json",
     needs_bodies=True,
     write=write,
+    shared=True,
 )

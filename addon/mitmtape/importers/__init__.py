@@ -12,12 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from mitmtape.importers.har import HAR
-from mitmtape.importers.jsonfile import JSON, JSON_IMPORT_CAP
+from mitmtape.importers.formats import AUTO, IMPORTERS, importer_for
+from mitmtape.importers.jsonfile import JSON_IMPORT_CAP
 from mitmtape.importers.pipeline import (
     ERRORS_KEPT,
     ImportCancelled,
-    Importer,
     ImportResult,
     OnWritten,
     run_import,
@@ -27,8 +26,6 @@ from mitmtape.importers.sniff import (
     FileTooLarge,
     ImportFailed,
     Source,
-    check_suffix,
-    detect_format,
 )
 from mitmtape.model import Session
 from mitmtape.store import Store
@@ -46,8 +43,6 @@ __all__ = [
     "import_new_session",
 ]
 
-IMPORTERS: dict[str, Importer] = {HAR.name: HAR, JSON.name: JSON}
-AUTO = "auto"
 
 PathOrStream = str | os.PathLike[str] | BinaryIO
 
@@ -67,19 +62,6 @@ def file_name(file: PathOrStream, name: str | None = None) -> str:
     return Path(str(getattr(file, "name", "") or "upload")).name
 
 
-def _importer(source: Source, format: str) -> Importer:
-    if format == AUTO:
-        check_suffix(source.name)
-        return IMPORTERS[detect_format(source)]
-    try:
-        return IMPORTERS[format]
-    except KeyError:
-        known = ", ".join([AUTO, *IMPORTERS])
-        raise ImportFailed(
-            f"{source.name}: unknown import format {format!r} (use {known})"
-        ) from None
-
-
 def import_file(
     store: Store,
     file: PathOrStream,
@@ -97,7 +79,7 @@ def import_file(
     """
     session = store.get_session(session_id)
     with _open(file, file_name(file, name)) as source:
-        importer = _importer(source, format)
+        importer = importer_for(source, format)
         return run_import(importer, store, source, session.id, cancel, on_written)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import ijson
 
 from mitmtape.importers.pipeline import Importer
-from mitmtape.importers.sniff import EntryError, ImportFailed, Source
+from mitmtape.importers.sniff import AUTO_DETECT_HEAD, EntryError, ImportFailed, Source
 from mitmtape.importers.wire import encode_for_wire
 from mitmtape.model import (
     TIMING_PHASES,
@@ -356,4 +357,23 @@ def _websocket(value: Any) -> list[WebSocketMessage] | None:
     return messages
 
 
-HAR = Importer(name="har", check=check, entries=entries, convert=entry_to_record)
+_HAR_LOG = re.compile(rb'"log"\s*:')
+_HAR_ENTRIES = re.compile(rb'"entries"\s*:')
+
+
+def sniff(head: bytes) -> bool:
+    """Auto-detect's test (spec): a `{` whose first 1 KB has `"log":`, with `"entries":`."""
+    return head[:1] == b"{" and bool(
+        _HAR_LOG.search(head[:AUTO_DETECT_HEAD]) and _HAR_ENTRIES.search(head)
+    )
+
+
+HAR = Importer(
+    name="har",
+    sniff=sniff,
+    described="HAR object",
+    suffixes=(".har",),
+    check=check,
+    entries=entries,
+    convert=entry_to_record,
+)

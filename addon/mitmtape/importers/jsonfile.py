@@ -49,6 +49,9 @@ def entries(source: Source) -> Iterator[Any]:
 
 JSON = Importer(
     name="json",
+    sniff=lambda head: head[:1] == b"[",
+    described="JSON array",
+    suffixes=(".json",),
     check=check,
     entries=entries,
     # Validation is the record's own: a request with a method and an absolute URL.

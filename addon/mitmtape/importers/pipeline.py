@@ -61,16 +61,25 @@ Convert = Callable[[Any], FlowRecord]
 class Importer:
     """A format: how to find its entries in the stream and how to turn one into a record.
 
+    `sniff` tells from the file's first bytes (white space stripped) whether it holds this
+    format, for auto-detection; `described` names what it looks for ("HAR object") in the
+    refusal of a file no format claims; `suffixes` are the file names auto-detection takes.
     `check` looks at the head of the file and refuses it (ImportFailed) before parsing; `entries`
     yields the parsed entries one at a time; `cap` bounds how many a file may bring in.
     """
 
     name: str
+    sniff: Callable[[bytes], bool]
+    described: str
+    suffixes: tuple[str, ...]
     check: Callable[[Source], None]
     entries: Callable[[Source], Iterator[Any]]
     convert: Convert
     cap: int | None = None
     cap_message: str = ""
+    # Auto-detect takes this format under any file name when its `sniff` claims the head
+    # (`mitmdump -w flows` writes a flow file with no suffix of its own).
+    any_name: bool = False
 
 
 OnWritten = Callable[[list[FlowRecord]], None]

@@ -23,7 +23,6 @@ AUTO_DETECT_HEAD = 1024
 HAR_ENTRIES_PROBE = 64 * 1024
 # The JSON import looks for a HAR `"log"` key in the first 4 KB (spec).
 HAR_LOG_PROBE = 4096
-AUTO_DETECT_SUFFIXES = (".har", ".json")
 UTF8_BOM = b"\xef\xbb\xbf"
 # Byte-order marks of the encodings transcoded to UTF-8 on the way in (UTF-32 first: its
 # little-endian mark starts like UTF-16's).
@@ -47,9 +46,7 @@ UNMARKED_ENCODINGS = {
 # again at the whole file (is a HAR with no entries empty, or no HAR at all?).
 RESCAN_LIMIT = 1024 * 1024
 
-_HAR_LOG = re.compile(rb'"log"\s*:')
 _HAR_LOG_NOT_NULL = re.compile(rb'"log"\s*:\s*(?!null)\S')
-_HAR_ENTRIES = re.compile(rb'"entries"\s*:')
 
 
 class ImportFailed(Exception):
@@ -170,6 +167,12 @@ class Source:
             data = self._reader(size)
         return data
 
+    def read_bytes(self, size: int) -> bytes:
+        """Up to `size` bytes as the file holds them, for a binary format: no JSON guard and
+        no copy kept (mitmproxy's flow files are not JSON, and the guard would rewrite them)."""
+        data = self._pending.read(size)
+        return data if data else self._reader(size)
+
     def copy(self) -> bytes | None:
         """Everything read so far if the file was small enough to keep, else None."""
         return None if self._copy is None else bytes(self._copy)
@@ -208,25 +211,3 @@ class _Transcoder:
 def looks_like_har(head: bytes) -> bool:
     """The JSON import's test: an object whose first 4 KB hold a non-null `"log"` key."""
     return bool(_HAR_LOG_NOT_NULL.search(head[:HAR_LOG_PROBE]))
-
-
-def detect_format(source: Source) -> str:
-    """`har` or `json` from the first bytes, as auto-detect (drag and drop) decides."""
-    first = source.first_byte()
-    if not first:
-        raise ImportFailed(f"{source.name}: the file is empty")
-    head = source.head.lstrip()
-    if first == b"{" and _HAR_LOG.search(head[:AUTO_DETECT_HEAD]) and _HAR_ENTRIES.search(head):
-        return "har"
-    if first == b"[":
-        return "json"
-    raise ImportFailed(f"{source.name}: invalid file format — expected JSON array or HAR object")
-
-
-def check_suffix(name: str) -> None:
-    """Auto-detect takes only `.har` and `.json` files, as the drag-and-drop import does."""
-    if not name.lower().endswith(AUTO_DETECT_SUFFIXES):
-        raise ImportFailed(
-            f"{name}: only .har and .json files can be imported with format detection; "
-            "name the format (har or json) to import another file"
-        )

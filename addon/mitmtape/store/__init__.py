@@ -1,22 +1,23 @@
-"""SQLite store: schema and migrations, sessions, flow records, batched reads with filters.
+"""The store: sessions, flow records, artifacts, batched reads with filters, on any engine.
 
 The store owns every query. List and filter columns are plain indexed columns; a flow's bodies
 live in their own table and are read only when a caller asks for them, so listings and CSV
-never load a body. SQL stays standard (parameters, no SQLite tricks outside `_connect`) so
-another engine can sit beside this one later.
+never load a body. The SQL here is portable (`?` parameters, standard statements); what one
+database spells its own way (connection set-up, substring search, large blobs, the catalogue)
+is in its engine module (`sqlite.py`, `postgres.py`). `open_store` picks the engine from a path
+or URL.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mitmtape.model import (
     Body,
@@ -28,101 +29,81 @@ from mitmtape.model import (
     parse_time,
     utc_now,
 )
+from mitmtape.store.errors import (
+    ArtifactNotFound,
+    FlowNotFound,
+    SessionNotFound,
+    StoreError,
+    StoreUnavailable,
+)
+from mitmtape.store.postgres import PostgresEngine, is_url, masked
+from mitmtape.store.schema import ARTIFACT_COLUMNS, FLOW_COLUMNS, MIGRATIONS, SCHEMA_VERSION
+from mitmtape.store.sqlite import SqliteEngine
+
+__all__ = [
+    "NO_FILTER",
+    "Artifact",
+    "ArtifactNotFound",
+    "FlowFilter",
+    "FlowNotFound",
+    "SessionNotFound",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "data_folder",
+    "default_db_path",
+    "masked",
+    "open_store",
+]
 
 DB_FILE_NAME = "mitmtape.db"
 DB_ENV = "MITMTAPE_DB"
 DEFAULT_CONFDIR = "~/.mitmproxy"
 READ_BATCH = 5_000
-# Bodies larger than this are written by incremental blob I/O, a chunk of this size at a time.
-BLOB_CHUNK_BYTES = 1 << 20
+# Flow ids per body query (SQLite allows 999 parameters in old builds).
+BODY_QUERY_IDS = 500
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE,
-            description TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            active INTEGER NOT NULL DEFAULT 0
-        )""",
-        """CREATE TABLE flows (
-            id TEXT PRIMARY KEY,
-            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            started_at TEXT NOT NULL,
-            duration_ms REAL,
-            source TEXT NOT NULL,
-            method TEXT NOT NULL,
-            url TEXT NOT NULL,
-            host TEXT NOT NULL,
-            path TEXT NOT NULL,
-            status INTEGER NOT NULL,
-            request_size INTEGER NOT NULL,
-            response_size INTEGER NOT NULL,
-            content_type TEXT NOT NULL,
-            tags TEXT NOT NULL,
-            error TEXT,
-            record TEXT NOT NULL
-        )""",
-        """CREATE TABLE bodies (
-            flow_id TEXT NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
-            part TEXT NOT NULL,
-            data BLOB NOT NULL,
-            PRIMARY KEY (flow_id, part)
-        )""",
-        "CREATE INDEX flows_by_time ON flows (session_id, started_at, id)",
-        "CREATE INDEX flows_by_method ON flows (session_id, method)",
-        "CREATE INDEX flows_by_host ON flows (session_id, host)",
-        "CREATE INDEX flows_by_status ON flows (session_id, status)",
-        "CREATE INDEX flows_by_source ON flows (session_id, source)",
-        "CREATE INDEX flows_sizes ON flows (session_id, request_size, response_size)",
-    ),
-    (
-        """CREATE TABLE artifacts (
-            id TEXT PRIMARY KEY,
-            type TEXT NOT NULL,
-            session_id TEXT,
-            title TEXT NOT NULL,
-            summary TEXT NOT NULL,
-            file_name TEXT NOT NULL,
-            media_type TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            metadata TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            content BLOB NOT NULL
-        )""",
-        "CREATE INDEX artifacts_by_session ON artifacts (session_id, type, created_at)",
-        "CREATE INDEX artifacts_by_time ON artifacts (created_at)",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-FLOW_COLUMNS = (
-    "id, session_id, started_at, duration_ms, source, method, url, host, path, status, "
-    "request_size, response_size, content_type, tags, error, record"
-)
+# Makes one session the active one and every other inactive, in one portable statement.
+ACTIVATE = "UPDATE sessions SET active = CASE WHEN id = ? THEN 1 ELSE 0 END"
 SESSION_QUERY = """
     SELECT s.id, s.name, s.description, s.created_at, s.updated_at, s.active,
-           COUNT(f.id), COALESCE(SUM(f.request_size + f.response_size), 0),
+           COUNT(f.id), CAST(COALESCE(SUM(f.request_size + f.response_size), 0) AS BIGINT),
            MIN(f.started_at), MAX(f.started_at)
     FROM sessions s LEFT JOIN flows f ON f.session_id = s.id
 """
 
 
-class StoreError(Exception):
-    """A problem a person can act on: the message names the database or session involved."""
+class Engine(Protocol):
+    """What the store needs of a database: see `sqlite.py` for the reference engine."""
 
+    name: str
+    begin: str
+    location: str  # what `open_store` takes back (path, or URL with its credentials)
+    shown: str  # what messages and logs show (a URL's password masked)
+    path: Path | None  # the SQLite file, for what lives beside it (workspaces); None on a server
+    unavailable_errors: tuple[type[Exception], ...]
+    database_errors: tuple[type[Exception], ...]
+    integrity_errors: tuple[type[Exception], ...]
+    upgrades_automatically: bool  # False: an older schema waits for `mitmtape migrate`
+    server_cursors: bool  # True: long reads go through `stream`, else keyset paging
 
-class SessionNotFound(StoreError):
-    pass
-
-
-class FlowNotFound(StoreError):
-    pass
-
-
-class ArtifactNotFound(StoreError):
-    pass
+    def open(self) -> Any: ...
+    def broken(self, db: Any) -> bool: ...
+    def in_transaction(self, db: Any) -> bool: ...
+    def tables(self, db: Any) -> set[str]: ...
+    def ddl(self, statement: str) -> str: ...
+    def exclusive(self, db: Any) -> AbstractContextManager[None]: ...
+    def contains(self, column: str) -> str: ...
+    def insert_bodies(self, db: Any, bodies: list[tuple[str, str, bytes]]) -> None: ...
+    def notify(self, db: Any, flow_ids: list[str]) -> None: ...
+    def listen(self, stop: threading.Event) -> Iterator[list[str]]: ...
+    def stream(
+        self,
+        statement: str,
+        params: Sequence[Any],
+        size: int,
+        convert: Callable[[Any, list[tuple[Any, ...]]], list[FlowRecord]],
+    ) -> Iterator[list[FlowRecord]]: ...
 
 
 @dataclass(slots=True)
@@ -157,12 +138,42 @@ class Artifact:
         }
 
 
-def default_db_path(confdir: str = DEFAULT_CONFDIR) -> Path:
-    """`MITMTAPE_DB` if set, else `{confdir}/mitmtape/mitmtape.db`."""
+def open_store(path_or_url: str | os.PathLike[str], upgrade: bool = False) -> Store:
+    """The store at a PostgreSQL URL (`postgresql://` or `postgres://`) or a SQLite path.
+
+    `upgrade` migrates an older schema on any engine (`mitmtape migrate`); without it only
+    engines that upgrade automatically (SQLite) do.
+    """
+    return Store(engine_for(path_or_url), upgrade=upgrade)
+
+
+def engine_for(path_or_url: str | os.PathLike[str]) -> Engine:
+    """The engine a location names; a URL of another scheme is refused, not taken as a path."""
+    location = os.fspath(path_or_url)
+    if is_url(location):
+        return PostgresEngine(location)
+    scheme, found, _ = location.partition("://")
+    if found and scheme.isidentifier():
+        raise StoreError(
+            f"{masked(location)}: unknown database scheme {scheme!r}; "
+            "use postgresql://user@host/db or a SQLite file path"
+        )
+    return SqliteEngine(location)
+
+
+def default_db_path(confdir: str = DEFAULT_CONFDIR) -> str | Path:
+    """`MITMTAPE_DB` if set (a path, or a URL kept as given), else
+    `{confdir}/mitmtape/mitmtape.db`."""
     from_env = os.environ.get(DB_ENV)
     if from_env:
-        return Path(from_env).expanduser()
-    return Path(confdir).expanduser() / "mitmtape" / DB_FILE_NAME
+        return from_env if "://" in from_env else Path(from_env).expanduser()
+    return data_folder(confdir) / DB_FILE_NAME
+
+
+def data_folder(confdir: str | None = None) -> Path:
+    """mitmtape's own folder, `{confdir}/mitmtape`: the default database, and the workspaces of
+    a store on a server (a SQLite file keeps them beside itself)."""
+    return Path(confdir or DEFAULT_CONFDIR).expanduser() / "mitmtape"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,14 +186,16 @@ class FlowFilter:
     status_min: int | None = None
     status_max: int | None = None
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, contains: Callable[[str], str]) -> tuple[str, list[Any]]:
+        """SQL conditions (each after ` AND `) and their parameters; `contains(column)` is the
+        engine's substring test."""
         clauses: list[str] = []
         params: list[Any] = []
         if self.method:
             clauses.append("method = ?")
             params.append(self.method.upper())
         if self.url:
-            clauses.append("instr(url, ?) > 0")
+            clauses.append(contains("url"))
             params.append(self.url)
         if self.host:
             clauses.append("host = ?")
@@ -230,7 +243,7 @@ def _record_row(record: FlowRecord) -> tuple[Any, ...]:
     )
 
 
-def _session_of(row: sqlite3.Row | tuple[Any, ...]) -> Session:
+def _session_of(row: tuple[Any, ...]) -> Session:
     return Session(
         id=row[0],
         name=row[1],
@@ -246,76 +259,97 @@ def _session_of(row: sqlite3.Row | tuple[Any, ...]) -> Session:
 
 
 class Store:
-    """One SQLite database. Thread-safe: every call takes the store's lock."""
+    """One database, through its engine. Thread-safe: every call takes the store's lock."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path).expanduser()
+    def __init__(self, path: str | os.PathLike[str] | Engine, upgrade: bool = False) -> None:
+        self.engine: Engine = engine_for(path) if isinstance(path, (str, os.PathLike)) else path
+        # The SQLite file, for what lives beside it (workspaces); None on a server.
+        self.path: Path | None = self.engine.path
         self._lock = threading.RLock()
-        self._db = self._connect()
+        self._conn = self.engine.open()
         try:
-            self._migrate()
+            # The schema version found on opening, before any migration ran.
+            self.opened_version = self._migrate(upgrade or self.engine.upgrades_automatically)
             self._ensure_active_session()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise StoreError(f"{self.path} is not a usable mitmtape database: {exc}") from None
+        except (StoreError, *self.engine.database_errors) as exc:
+            self._conn.close()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(
+                f"{self.engine.shown} is not a usable mitmtape database: {exc}"
+            ) from None
 
-    def _connect(self) -> sqlite3.Connection:
-        """Open (creating the folder), and prove the file is a database before anything writes."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the folder for {self.path}: {exc}") from None
-        if self.path.is_dir():
-            raise StoreError(f"{self.path} is a folder, not a database file")
-        try:
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA busy_timeout = 10000")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a usable mitmtape database: {exc}") from None
-        return db
+    @property
+    def _db(self) -> Any:
+        """The connection; a new one when the server dropped the last (so a write that met a
+        server gone away succeeds once it is back)."""
+        if self.engine.broken(self._conn):
+            self._conn = self.engine.open()
+        return self._conn
+
+    @property
+    def location(self) -> str:
+        """What `open_store` opens again (another process: the writer)."""
+        return self.engine.location
+
+    @property
+    def shown(self) -> str:
+        """The database as messages name it (a URL's password masked)."""
+        return self.engine.shown
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._conn.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Any]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            db = self._db
+            db.execute(self.engine.begin)
             try:
-                yield self._db
-                self._db.execute("COMMIT")
+                yield db
+                db.execute("COMMIT")
             except BaseException:
                 # A COMMIT that failed (a full disk) may leave the transaction open: close it,
-                # or every later one would fail too.
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                # or every later one would fail too. A dropped connection has none to close.
+                if not self.engine.broken(db) and self.engine.in_transaction(db):
+                    db.execute("ROLLBACK")
                 raise
 
-    def _migrate(self) -> None:
-        with self._transaction() as db:
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    def _migrate(self, upgrade: bool) -> int:
+        """Create or upgrade the schema under the engine's lock; the version found before.
+
+        Two processes opening a fresh database at once: the second waits for the lock, then
+        finds the schema made. A shared database is upgraded only when `upgrade` says so.
+        """
+        with self._transaction() as db, self.engine.exclusive(db):
+            tables = self.engine.tables(db)
             if "schema_version" not in tables:
                 if tables:
                     raise StoreError(
-                        f"{self.path} is an SQLite database of another program, not mitmtape's"
+                        f"{self.engine.shown} is a database of another program, not mitmtape's"
                     )
                 db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
                 db.execute("INSERT INTO schema_version (version) VALUES (0)")
             (version,) = db.execute("SELECT version FROM schema_version").fetchone()
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}; this mitmtape knows "
-                    f"{SCHEMA_VERSION}: upgrade mitmtape"
-                )
+            self._check_version(version, upgrade)
             for statements in MIGRATIONS[version:]:
                 for statement in statements:
-                    db.execute(statement)
+                    db.execute(self.engine.ddl(statement))
             db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        return version
+
+    def _check_version(self, version: int, upgrade: bool) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.engine.shown} has schema version {version}; this mitmtape knows "
+                f"{SCHEMA_VERSION}: upgrade mitmtape"
+            )
+        if 0 < version < SCHEMA_VERSION and not upgrade:
+            raise StoreError(
+                f"{self.engine.shown} has schema version {version}; this mitmtape uses "
+                f"{SCHEMA_VERSION}: run `mitmtape migrate --db {self.engine.shown}`"
+            )
 
     def schema_version(self) -> int:
         with self._lock:
@@ -325,12 +359,12 @@ class Store:
 
     def _ensure_active_session(self) -> None:
         """Exactly one session is active; a fresh database gets one named after the time."""
-        with self._transaction() as db:
+        with self._transaction() as db, self.engine.exclusive(db):
             active = db.execute("SELECT id FROM sessions WHERE active = 1 ORDER BY id").fetchall()
             if len(active) == 1:
                 return
             if active:
-                db.execute("UPDATE sessions SET active = (id = ?)", (active[0][0],))
+                db.execute(ACTIVATE, (active[0][0],))
                 return
             newest = db.execute("SELECT id FROM sessions ORDER BY updated_at DESC, id DESC")
             row = newest.fetchone()
@@ -339,9 +373,7 @@ class Store:
             else:
                 db.execute("UPDATE sessions SET active = 1 WHERE id = ?", (row[0],))
 
-    def _insert_session(
-        self, db: sqlite3.Connection, name: str, description: str, active: bool
-    ) -> str:
+    def _insert_session(self, db: Any, name: str, description: str, active: bool) -> str:
         now = format_time(utc_now())
         session_id = new_id()
         db.execute(
@@ -351,7 +383,7 @@ class Store:
         )
         return session_id
 
-    def _check_name(self, db: sqlite3.Connection, name: str) -> str:
+    def _check_name(self, db: Any, name: str) -> str:
         clean = name.strip()
         if not clean:
             raise StoreError("a session name cannot be empty")
@@ -363,7 +395,7 @@ class Store:
         with self._transaction() as db:
             session_id = self._insert_session(db, self._check_name(db, name), description, False)
             if activate:
-                db.execute("UPDATE sessions SET active = (id = ?)", (session_id,))
+                db.execute(ACTIVATE, (session_id,))
         return self.get_session(session_id)
 
     def list_sessions(self) -> list[Session]:
@@ -399,11 +431,26 @@ class Store:
     def set_active(self, ref: str) -> Session:
         session = self.get_session(ref)
         with self._transaction() as db:
-            db.execute("UPDATE sessions SET active = (id = ?)", (session.id,))
+            db.execute(ACTIVATE, (session.id,))
         return self.get_session(session.id)
 
     def get_or_create_session(self, name: str) -> Session:
-        return self.find_session(name) or self.create_session(name)
+        """The session of this id or name, made if none: two processes asking at once for a
+        new name get the same session (insert-or-get on the unique name)."""
+        found = self.find_session(name)
+        if found is not None:
+            return found
+        clean = name.strip()
+        if not clean:
+            raise StoreError("a session name cannot be empty")
+        now = format_time(utc_now())
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO sessions (id, name, description, created_at, updated_at, active) "
+                "VALUES (?, ?, '', ?, ?, 0) ON CONFLICT (name) DO NOTHING",
+                (new_id(), clean, now, now),
+            )
+        return self.get_session(clean)
 
     def rename_session(self, ref: str, new_name: str) -> Session:
         session = self.get_session(ref)
@@ -428,27 +475,21 @@ class Store:
     # Flows
 
     def add_flows(self, records: Iterable[FlowRecord]) -> int:
-        """Write records in one transaction; records of sessions deleted meanwhile are dropped."""
+        """Write records in one transaction; records of sessions deleted meanwhile are dropped.
+
+        Raises StoreUnavailable when the database cannot take the write now (a full disk, a
+        server gone away): nothing of the batch is kept, and the same call may succeed later.
+        """
+        try:
+            return self._add_flows(records)
+        except self.engine.unavailable_errors as exc:
+            raise StoreUnavailable(f"cannot write to {self.engine.shown}: {exc}") from exc
+
+    def _add_flows(self, records: Iterable[FlowRecord]) -> int:
         with self._transaction() as db:
             live = {row[0] for row in db.execute("SELECT id FROM sessions")}
             kept = [record for record in records if record.session_id in live]
-            db.executemany(
-                f"INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-                [_record_row(record) for record in kept],
-            )
-            bodies = [
-                (record.id, part, body.data)
-                for record in kept
-                for part, body in self._bodies_of(record)
-                if body.data
-            ]
-            db.executemany(
-                "INSERT INTO bodies (flow_id, part, data) VALUES (?, ?, ?)",
-                [body for body in bodies if len(body[2]) <= BLOB_CHUNK_BYTES],
-            )
-            for flow_id, part, data in bodies:
-                if len(data) > BLOB_CHUNK_BYTES:
-                    self._write_blob(db, flow_id, part, data)
+            self._insert_records(db, kept)
             now = format_time(utc_now())
             db.executemany(
                 "UPDATE sessions SET updated_at = ? WHERE id = ?",
@@ -456,22 +497,40 @@ class Store:
             )
         return len(kept)
 
-    @staticmethod
-    def _write_blob(db: sqlite3.Connection, flow_id: str, part: str, data: bytes) -> None:
-        """A large body written in place, a chunk at a time.
-
-        Bound as one parameter, SQLite would copy the whole body before writing it; a zeroblob
-        takes no memory, and incremental blob I/O writes through the page cache.
-        """
-        cursor = db.execute(
-            "INSERT INTO bodies (flow_id, part, data) VALUES (?, ?, zeroblob(?))",
-            (flow_id, part, len(data)),
+    def _insert_records(self, db: Any, records: list[FlowRecord]) -> None:
+        """Rows, bodies, and (on a shared server) word to every listener once this commits."""
+        db.executemany(
+            f"INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+            [_record_row(record) for record in records],
         )
-        assert cursor.lastrowid is not None
-        view = memoryview(data)
-        with db.blobopen("bodies", "data", cursor.lastrowid) as blob:
-            for start in range(0, len(view), BLOB_CHUNK_BYTES):
-                blob.write(view[start : start + BLOB_CHUNK_BYTES])
+        bodies = [
+            (record.id, part, body.data)
+            for record in records
+            for part, body in self._bodies_of(record)
+            if body.data
+        ]
+        self.engine.insert_bodies(db, bodies)
+        self.engine.notify(db, [record.id for record in records])
+
+    def committed_flows(self, stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
+        """The list columns (and session) of flows any process commits from now on, a batch at
+        a time, until `stop` is set; nothing on an engine that tells no other process."""
+        for flow_ids in self.engine.listen(stop):
+            with self._lock:
+                records = self._records_by_id(self._db, flow_ids)
+            yield [{"session_id": record.session_id, **record.summary()} for record in records]
+
+    def _records_by_id(self, db: Any, flow_ids: list[str]) -> list[FlowRecord]:
+        """Records without body bytes, in the order of `flow_ids` (missing ones left out)."""
+        found: dict[str, FlowRecord] = {}
+        for start in range(0, len(flow_ids), 500):
+            chunk = flow_ids[start : start + 500]
+            rows = db.execute(
+                f"SELECT {FLOW_COLUMNS} FROM flows WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((row[0], self._record_of(row, {})) for row in rows)
+        return [found[flow_id] for flow_id in flow_ids if flow_id in found]
 
     @staticmethod
     def _bodies_of(record: FlowRecord) -> list[tuple[str, Body]]:
@@ -481,7 +540,7 @@ class Store:
         return parts
 
     def count_flows(self, session_id: str, flow_filter: FlowFilter = NO_FILTER) -> int:
-        where, params = flow_filter.where()
+        where, params = flow_filter.where(self.engine.contains)
         with self._lock:
             query = f"SELECT COUNT(*) FROM flows WHERE session_id = ?{where}"
             return self._db.execute(query, [session_id, *params]).fetchone()[0]
@@ -496,9 +555,13 @@ class Store:
         """Matching records oldest first, `batch_size` at a time (keyset paging, no OFFSET).
 
         Without bodies the records carry empty bodies that still know their sizes; the lock is
-        held only while one batch is read.
+        held only while one batch is read. An engine with server-side cursors reads one snapshot
+        through one on a connection of its own, and takes no lock at all.
         """
-        where, params = flow_filter.where()
+        where, params = flow_filter.where(self.engine.contains)
+        if self.engine.server_cursors:
+            yield from self._streamed_batches(session_id, where, params, batch_size, with_bodies)
+            return
         after: tuple[str, str] = ("", "")
         while True:
             with self._lock:
@@ -516,6 +579,19 @@ class Store:
             if len(rows) < batch_size:
                 return
 
+    def _streamed_batches(
+        self, session_id: str, where: str, params: list[Any], size: int, with_bodies: bool
+    ) -> Iterator[list[FlowRecord]]:
+        query = (
+            f"SELECT {FLOW_COLUMNS} FROM flows WHERE session_id = ?{where} ORDER BY started_at, id"
+        )
+
+        def records(db: Any, rows: list[tuple[Any, ...]]) -> list[FlowRecord]:
+            bodies = _read_bodies(db, [row[0] for row in rows]) if with_bodies else {}
+            return [self._record_of(row, bodies) for row in rows]
+
+        yield from self.engine.stream(query, [session_id, *params], size, records)
+
     def list_flows(
         self,
         session_id: str,
@@ -524,7 +600,7 @@ class Store:
         offset: int = 0,
     ) -> list[FlowRecord]:
         """One page of matching records, oldest first, without body bytes (sizes kept)."""
-        where, params = flow_filter.where()
+        where, params = flow_filter.where(self.engine.contains)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {FLOW_COLUMNS} FROM flows WHERE session_id = ?{where} "
@@ -534,16 +610,7 @@ class Store:
         return [self._record_of(row, {}) for row in rows]
 
     def _read_bodies(self, flow_ids: list[str]) -> dict[tuple[str, str], bytes]:
-        found: dict[tuple[str, str], bytes] = {}
-        for start in range(0, len(flow_ids), 500):
-            chunk = flow_ids[start : start + 500]
-            rows = self._db.execute(
-                "SELECT flow_id, part, data FROM bodies "
-                f"WHERE flow_id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            found.update({(flow_id, part): data for flow_id, part, data in rows})
-        return found
+        return _read_bodies(self._db, flow_ids)
 
     @staticmethod
     def _record_of(row: tuple[Any, ...], bodies: dict[tuple[str, str], bytes]) -> FlowRecord:
@@ -591,9 +658,7 @@ class Store:
             return self._prune_artifacts(db, type, session_id, keep)
 
     @staticmethod
-    def _prune_artifacts(
-        db: sqlite3.Connection, type: str, session_id: str | None, keep: int
-    ) -> int:
+    def _prune_artifacts(db: Any, type: str, session_id: str | None, keep: int) -> int:
         if keep < 0:
             raise StoreError(f"the number of artifacts to keep must be 0 or more, not {keep}")
         # Artifacts of no session (exports of a selection) are pruned as one group.
@@ -607,7 +672,7 @@ class Store:
         return cursor.rowcount
 
     @staticmethod
-    def _insert_artifact(db: sqlite3.Connection, artifact: Artifact) -> None:
+    def _insert_artifact(db: Any, artifact: Artifact) -> None:
         db.execute(
             f"INSERT INTO artifacts ({ARTIFACT_COLUMNS}, content) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -668,10 +733,107 @@ class Store:
             db.execute("DELETE FROM artifacts WHERE id = ?", (artifact_id,))
         return artifact
 
+    # Copies from another store (`mitmtape sync`): ids kept, nothing written twice
 
-ARTIFACT_COLUMNS = (
-    "id, type, session_id, title, summary, file_name, media_type, size, metadata, created_at"
-)
+    def adopt_session(self, session: Session) -> Session:
+        """The session with `session`'s id here, made when missing.
+
+        A new copy keeps the id, description and times; when another session holds the name
+        here, it takes the first free `{name} (2)`, `{name} (3)`, … The insert skips a taken id
+        or name instead of failing, so two processes copying at once never make it twice. An
+        existing copy keeps its name; its `updated_at` moves up to the source's if newer.
+        """
+        updated = format_time(session.updated_at)
+        with self._transaction() as db:
+            self._insert_copy(db, session)
+            db.execute(
+                "UPDATE sessions SET updated_at = ? WHERE id = ? AND updated_at < ?",
+                (updated, session.id, updated),
+            )
+        return self.get_session(session.id)
+
+    @staticmethod
+    def _insert_copy(db: Any, session: Session) -> None:
+        number = 1
+        while not db.execute("SELECT 1 FROM sessions WHERE id = ?", (session.id,)).fetchone():
+            name = session.name if number == 1 else f"{session.name} ({number})"
+            inserted = db.execute(
+                "INSERT INTO sessions (id, name, description, created_at, updated_at, active) "
+                "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
+                (
+                    session.id,
+                    name,
+                    session.description,
+                    format_time(session.created_at),
+                    format_time(session.updated_at),
+                ),
+            )
+            if inserted.rowcount == 1:
+                return
+            number += 1
+
+    def add_new_flows(self, records: list[FlowRecord]) -> int:
+        """Write, in one transaction, the records whose ids are not here yet; how many.
+
+        Records keep their ids, so a copy run twice writes nothing the second time, and a
+        flow's bodies are written only with the flow. Records of sessions not here are dropped,
+        as `add_flows` drops them. Raises StoreUnavailable as `add_flows` does.
+        """
+        try:
+            try:
+                return self._add_new_flows(records)
+            except self.engine.integrity_errors:
+                # Another copy of the same flows committed between our check and our insert (a
+                # server checks against committed rows): a second pass writes what is missing.
+                return self._add_new_flows(records)
+        except self.engine.unavailable_errors as exc:
+            raise StoreUnavailable(f"cannot write to {self.engine.shown}: {exc}") from exc
+
+    def _add_new_flows(self, records: list[FlowRecord]) -> int:
+        with self._transaction() as db:
+            live = {row[0] for row in db.execute("SELECT id FROM sessions")}
+            there = self._flow_ids_here(db, [record.id for record in records])
+            fresh = [r for r in records if r.session_id in live and r.id not in there]
+            self._insert_records(db, fresh)
+        return len(fresh)
+
+    @staticmethod
+    def _flow_ids_here(db: Any, flow_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(flow_ids), 500):
+            chunk = flow_ids[start : start + 500]
+            rows = db.execute(
+                f"SELECT id FROM flows WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def add_new_artifact(self, artifact: Artifact) -> bool:
+        """Keep a copied artifact under its own id, unless that id is here; whether it was kept."""
+        if artifact.content is None:
+            raise StoreError(f"artifact {artifact.title!r} has no content")
+        try:
+            with self._transaction() as db:
+                if db.execute("SELECT 1 FROM artifacts WHERE id = ?", (artifact.id,)).fetchone():
+                    return False
+                self._insert_artifact(db, artifact)
+        except self.engine.integrity_errors:
+            return False  # another copy of the same artifact committed first
+        return True
+
+
+def _read_bodies(db: Any, flow_ids: list[str]) -> dict[tuple[str, str], bytes]:
+    """The bodies of these flows, by (flow id, part), a few hundred ids per query."""
+    found: dict[tuple[str, str], bytes] = {}
+    for start in range(0, len(flow_ids), BODY_QUERY_IDS):
+        chunk = flow_ids[start : start + BODY_QUERY_IDS]
+        rows = db.execute(
+            "SELECT flow_id, part, data FROM bodies "
+            f"WHERE flow_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        found.update({(flow_id, part): bytes(data) for flow_id, part, data in rows})
+    return found
 
 
 def _artifact_of(row: tuple[Any, ...]) -> Artifact:

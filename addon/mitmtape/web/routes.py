@@ -99,7 +99,7 @@ def render_page() -> str:
         .get_template("index.html.j2")
         .render(
             version=__version__,
-            formats=[(name, fmt.label) for name, fmt in FORMATS.items()],
+            formats=[(name, fmt.label, fmt.shared) for name, fmt in FORMATS.items()],
             targets=list(TARGETS),
             omissions=OMISSIONS,
         )

@@ -1,11 +1,10 @@
 """Fixtures for the HTML report: records built from plain arguments, rendering, and a real
-headless Chromium driven by Playwright that records every request a page makes."""
+headless Chromium that records what a page did (tests/pages.py)."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from mitmtape.export.base import ExportContext
 from mitmtape.export.report import FORMAT
 from mitmtape.model import Body, FlowRecord, Request, Response, Session
+from tests.pages import RecordedPage
 
 # A page that does not answer in this time is broken; failing fast beats Playwright's 30 s.
 PAGE_TIMEOUT_MS = 5_000
@@ -83,56 +83,31 @@ def render() -> Callable[..., str]:
     return render_report
 
 
-@dataclass
-class OpenedReport:
-    """A report open in a page, with what the page asked for and complained about."""
-
-    page: Any
-    url: str
-    requests: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def requests_besides_the_file(self) -> list[str]:
-        return [url for url in self.requests if url != self.url]
-
-    def visible_rows(self) -> list[list[str]]:
-        return self.page.eval_on_selector_all(
-            "#flows tbody tr:not([hidden])",
-            "rows => rows.map(r => Array.from(r.cells, c => c.textContent))",
-        )
+def visible_rows(page: Any) -> list[list[str]]:
+    """The text of each cell of the rows the search and sort leave shown."""
+    return page.eval_on_selector_all(
+        "#flows tbody tr:not([hidden])",
+        "rows => rows.map(r => Array.from(r.cells, c => c.textContent))",
+    )
 
 
 @pytest.fixture
-def open_report(browser: Any, tmp_path: Path) -> Iterator[Callable[[str], OpenedReport]]:
-    """Write HTML to a file under tmp_path and open it; the page is closed after the test."""
+def open_report(browser: Any, tmp_path: Path) -> Iterator[Callable[..., RecordedPage]]:
+    """Write HTML to a file under tmp_path and open it once its script has run (it marks the
+    document `js` first thing); the page is closed after the test."""
     pages: list[Any] = []
 
-    def opener(html: str, name: str = "report.html") -> OpenedReport:
+    def opener(html: str, name: str = "report.html") -> RecordedPage:
         target = tmp_path / name
         target.write_text(html, encoding="utf-8")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         pages.append(page)
-        opened = OpenedReport(page=page, url=target.as_uri())
-        page.on("request", lambda request: opened.requests.append(request.url))
-        page.on("console", lambda message: _console(opened, message))
-        page.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
-        page.on("dialog", lambda dialog: _dialog(opened, dialog))
+        opened = RecordedPage.watch(page, target.as_uri())
         page.goto(opened.url, wait_until="load")
-        page.wait_for_timeout(200)
+        page.wait_for_selector("html.js", state="attached")
         return opened
 
     yield opener
     for page in pages:
         page.close()
-
-
-def _console(opened: OpenedReport, message: Any) -> None:
-    if message.type in ("error", "warning"):
-        opened.problems.append(f"console {message.type}: {message.text}")
-
-
-def _dialog(opened: OpenedReport, dialog: Any) -> None:
-    opened.dialogs.append(dialog.message)
-    dialog.dismiss()

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from mitmtape.export.report import format_ms
 from mitmtape.model import FlowRecord, Session
+from mitmtape.text import human_duration as format_ms
+from tests.export.report.conftest import visible_rows
 
 PAYLOADS = [
     line
@@ -61,7 +62,8 @@ def test_report_opens_from_a_file_without_any_request(open_report, render, flow)
     page.click("#flows tbody tr:not([hidden]) td")
     page.wait_for_selector("#detail[open]")
     page.keyboard.press("Escape")
-    page.wait_for_timeout(200)
+    page.wait_for_selector("#detail", state="hidden")
+    opened.settle()
 
     assert opened.requests == [opened.url]
     assert opened.problems == []
@@ -71,25 +73,25 @@ def test_typing_in_the_search_box_leaves_only_matching_rows(open_report, render,
     records = demo_records(flow)
     opened = open_report(render(records))
     page = opened.page
-    assert len(opened.visible_rows()) == len(records)
+    assert len(visible_rows(opened.page)) == len(records)
 
     page.type("#search", "checkout", delay=10)
-    rows = opened.visible_rows()
+    rows = visible_rows(opened.page)
     expected = [r for r in records if "checkout" in r.request.url]
     assert [row[3] for row in rows] == [r.request.host for r in expected]
     assert page.text_content("#shown") == f"{len(expected)} of {len(records)} flows"
 
     page.fill("#search", "post 201")
-    assert [(row[1], row[2]) for row in opened.visible_rows()] == [("POST", "201")] * 2
+    assert [(row[1], row[2]) for row in visible_rows(opened.page)] == [("POST", "201")] * 2
 
     page.fill("#search", "refused")
-    assert [row[2] for row in opened.visible_rows()] == ["—"]
+    assert [row[2] for row in visible_rows(opened.page)] == ["—"]
 
     page.fill("#search", "no such flow anywhere")
-    assert opened.visible_rows() == []
+    assert visible_rows(opened.page) == []
 
     page.fill("#search", "")
-    assert len(opened.visible_rows()) == len(records)
+    assert len(visible_rows(opened.page)) == len(records)
 
 
 def test_clicking_duration_sorts_numerically_both_ways(open_report, render, flow) -> None:
@@ -100,12 +102,12 @@ def test_clicking_duration_sorts_numerically_both_ways(open_report, render, flow
     untimed = [format_ms(None)] * sum(r.duration_ms is None for r in records)
 
     opened.page.click(f"{header} button")
-    ascending = [row[5] for row in opened.visible_rows()]
+    ascending = [row[5] for row in visible_rows(opened.page)]
     assert ascending == [format_ms(ms) for ms in timed] + untimed
     assert opened.page.get_attribute(header, "aria-sort") == "ascending"
 
     opened.page.click(f"{header} button")
-    descending = [row[5] for row in opened.visible_rows()]
+    descending = [row[5] for row in visible_rows(opened.page)]
     assert descending == [format_ms(ms) for ms in reversed(timed)] + untimed
     assert opened.page.get_attribute(header, "aria-sort") == "descending"
 
@@ -175,12 +177,13 @@ def test_injection_payloads_run_nothing(open_report, render, flow, keep_csp: boo
     for key in ("method", "host", "path", "tags"):
         page.click(f"th[data-key={key}] button")
     page.fill("#search", "pwned")
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => document.getElementById('shown').textContent.includes(' of ')")
+    opened.settle()
 
     assert page.evaluate("() => window.__pwned") is None
     assert page.evaluate("() => document.title").endswith("mitmtape report")
     assert opened.dialogs == []
-    assert opened.requests_besides_the_file() == []
+    assert opened.requests_besides_the_page() == []
     assert opened.problems == []
     assert counts == baseline
     assert tags == PAYLOADS

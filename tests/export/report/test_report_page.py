@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 from mitmtape.export import report
+from mitmtape.export.report import page as report_page
+from mitmtape.export.report import table
 from mitmtape.model import Body, Session
 
 PAYLOAD = '</script><img src=x onerror="window.__pwned=1">\u2028&amp;'
@@ -49,7 +51,7 @@ def test_traffic_text_is_escaped_in_text_attributes_and_script_data(flow, render
 
 
 def test_script_json_escapes_what_could_end_a_script_element() -> None:
-    text = str(report.script_json({"a": "</script><!--\u2028\u2029&"}))
+    text = str(table.script_json({"a": "</script><!--\u2028\u2029&"}))
     assert text == '{"a":"\\u003c/script\\u003e\\u003c!--\\u2028\\u2029\\u0026"}'
     assert json.loads(text) == {"a": "</script><!--\u2028\u2029&"}
 
@@ -68,13 +70,13 @@ def test_the_csp_holds_the_hashes_of_the_pages_own_style_and_script(flow, render
     csp = html.unescape(found.group(1))
     assert csp.startswith("default-src 'none';")
     for name in ("report.css", "report.js"):
-        _, source = report._asset(name)
+        _, source = report_page._asset(name)
         assert source in csp
     assert "unsafe-inline" not in csp
 
 
 def test_the_page_itself_points_at_no_address() -> None:
-    for asset in Path(report.TEMPLATES).iterdir():
+    for asset in Path(report_page.TEMPLATES).iterdir():
         text = asset.read_text("utf-8")
         assert not re.search(r"https?:|url\(|@import|@font-face|\ssrc=|\shref=", text), asset.name
 

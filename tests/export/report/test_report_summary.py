@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from html.parser import HTMLParser
 
-from mitmtape.export.report import Summary
+from mitmtape.export.report.summary import Summary
 from mitmtape.model import FlowRecord
 
 
@@ -92,7 +92,7 @@ def test_the_page_shows_the_summary_numbers(flow, render) -> None:
     parser.feed(render(known_session(flow)))
     shown = parser.values
     assert shown["data-stat", "flows"] == "10"
-    assert shown["data-stat", "bytes"] == "1.5 kB"
+    assert shown["data-stat", "bytes"] == "1.5 KB"
     assert shown["data-stat", "errors"] == "4"
     assert shown["data-stat", "median"] == "12 ms"
     assert {k[1]: v for k, v in shown.items() if k[0] == "data-method"} == {

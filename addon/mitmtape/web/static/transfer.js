@@ -7,7 +7,7 @@ import { number, shortTime } from "./format.js";
 import { filterQuery, go, route, state } from "./router.js";
 import { loadSessions } from "./sessions.js";
 
-const IMPORT_SUFFIXES = [".har", ".json"];
+const IMPORT_SUFFIXES = [".har", ".json", ".mitm"];
 // The download's artifact is listed once the server has stored it; the list is read again then.
 const ARTIFACT_REFRESH_MS = 1500;
 const ARTIFACTS_SHOWN = 50;
@@ -15,7 +15,7 @@ const ARTIFACTS_SHOWN = 50;
 export function updateExportLink() {
   const form = $("#export");
   const query = filterQuery();
-  if (form.elements.redact.checked) query.set("redact", "true");
+  if (form.elements.redact.checked) query.set("redact", form.elements.strict.checked ? "strict" : "true");
   const format = encodeURIComponent(form.elements.format.value);
   const suffix = query.toString() ? `?${query}` : "";
   $("#download").href = `${API}${sessionPath(state.session.id)}/export/${format}${suffix}`;
@@ -79,7 +79,7 @@ function importable(file) {
 
 async function importFile(file, intoSession = null) {
   if (!importable(file)) {
-    toast(`${file.name}: only .har and .json files can be imported`, "error");
+    toast(`${file.name}: only .har, .json and .mitm files can be imported`, "error");
     return;
   }
   const query = new URLSearchParams({ name: file.name });
@@ -139,7 +139,15 @@ function wireDrop() {
   });
 }
 
+// A file made to be shared (HAR, Postman, the report) gets redaction ticked; an archive not.
+function tickRedactionForFormat() {
+  const form = $("#export");
+  form.elements.redact.checked = form.elements.format.selectedOptions[0]?.hasAttribute("data-shared") ?? false;
+}
+
 export function wireTransfer() {
+  tickRedactionForFormat();
+  $("#export").elements.format.addEventListener("change", tickRedactionForFormat);
   $("#export").addEventListener("change", updateExportLink);
   $("#export").addEventListener("submit", (event) => event.preventDefault());
   $("#download").addEventListener("click", () => setTimeout(() => showArtifacts(state.session), ARTIFACT_REFRESH_MS));
