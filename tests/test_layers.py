@@ -47,7 +47,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # `mitmtape mcp` starts the MCP server, the other door in the top row.
     "cli": GROUND | CORE_BELOW_DOORS | {"workspace", "api", "mcp"},
     "script": GROUND | CORE_BELOW_DOORS | {"workspace", "api", "web", "addon"},
-    "mcp": GROUND | CORE_BELOW_DOORS | {"workspace"},
+    "mcp": GROUND | CORE_BELOW_DOORS | {"workspace", "api"},
 }
 # The web page's routes live on the API's server and may use only its base parts, never the
 # module that builds the server.

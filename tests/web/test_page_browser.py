@@ -17,7 +17,7 @@ from mitmtape.importers import import_file
 from mitmtape.store import Store
 from tests.api.conftest import SAMPLES
 from tests.e2e.mitmdump import venv_tool
-from tests.export.report.test_report_browser import PAYLOADS
+from tests.export.report.test_in_browser import PAYLOADS
 from tests.pages import RecordedPage
 from tests.web.conftest import FAVICON, workspace_probes
 
