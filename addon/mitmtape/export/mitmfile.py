@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from mitmproxy import http
-from mitmproxy import io as mitmproxy_io
-
-from mitmtape.capture.record import KEPT_KEY, record_to_flow
 from mitmtape.export.base import ExportContext, ExportFormat
 from mitmtape.model import FlowRecord
+
+if TYPE_CHECKING:
+    from mitmproxy import http
 
 # What mitmproxy's own fields already hold, so it is not kept twice.
 HELD_BY_MITMPROXY = ("comment", "marker")
@@ -29,6 +28,8 @@ ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://mitmtape/flow")
 
 def flow_of(record: FlowRecord) -> http.HTTPFlow:
     """The flow mitmproxy would have saved for this record."""
+    from mitmtape.capture.record import KEPT_KEY, record_to_flow  # see `write`
+
     flow = record_to_flow(record)
     _restore_server(flow, record)
     # Ids made from the record's, so the same session exports to the same bytes every time.
@@ -75,6 +76,10 @@ def _restore_server(flow: http.HTTPFlow, record: FlowRecord) -> None:
 
 
 def write(out: BinaryIO, records: Iterator[FlowRecord], context: ExportContext) -> None:
+    # mitmproxy's flow types and writer load ~100 ms of modules: only for this format, not for
+    # every export that loads the registry.
+    from mitmproxy import io as mitmproxy_io
+
     writer = mitmproxy_io.FlowWriter(out)
     for record in records:
         writer.add(flow_of(record))

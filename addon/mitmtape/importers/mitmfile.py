@@ -15,15 +15,14 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mitmproxy import exceptions, http
-from mitmproxy import io as mitmproxy_io
-
-from mitmtape.capture.record import KEPT_KEY, flow_to_record
 from mitmtape.importers.pipeline import Importer
 from mitmtape.importers.sniff import EntryError, ImportFailed, Source
 from mitmtape.model import FlowRecord
+
+if TYPE_CHECKING:
+    from mitmproxy import http
 
 # tnetstring's own bound on a length prefix (mitmproxy's parser refuses longer ones).
 LENGTH_DIGITS = 12
@@ -142,6 +141,8 @@ def convert(element: Element) -> FlowRecord:
         raise EntryError(f"not a flow: a tnetstring {kind}, where a flow is a dictionary")
     if too_deep(data):
         raise EntryError(f"nested deeper than {MAX_FLOW_DEPTH} levels")
+    from mitmproxy import http  # only when a flow file is read: see _read_flow
+
     flow = _read_flow(data)
     if not isinstance(flow, http.HTTPFlow):
         raise EntryError(f"a {flow.type.upper()} flow (only HTTP flows are imported)")
@@ -155,6 +156,11 @@ def convert(element: Element) -> FlowRecord:
 
 
 def _read_flow(data: bytes) -> Any:
+    # mitmproxy's reader (and the record builder on mitmproxy's types) load ~100 ms of modules;
+    # every import loads this registry, so they come in only when a flow file is read.
+    from mitmproxy import exceptions
+    from mitmproxy import io as mitmproxy_io
+
     try:
         return next(iter(mitmproxy_io.FlowReader(io.BytesIO(data)).stream()))
     except exceptions.FlowReadException as exc:
@@ -173,6 +179,8 @@ def record_of(flow: http.HTTPFlow, servers: set[str]) -> FlowRecord:
 
     A body mitmproxy did not keep (`None`: it was streamed) is recorded as streamed.
     """
+    from mitmtape.capture.record import KEPT_KEY, flow_to_record
+
     for message in (flow.request, flow.response):
         if message is not None and message.raw_content is None:
             message.stream = True

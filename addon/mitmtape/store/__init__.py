@@ -36,7 +36,7 @@ from mitmtape.store.errors import (
     StoreError,
     StoreUnavailable,
 )
-from mitmtape.store.postgres import PostgresEngine, is_url, masked
+from mitmtape.store.locations import is_url, masked
 from mitmtape.store.schema import ARTIFACT_COLUMNS, FLOW_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 from mitmtape.store.sqlite import SqliteEngine
 
@@ -151,6 +151,9 @@ def engine_for(path_or_url: str | os.PathLike[str]) -> Engine:
     """The engine a location names; a URL of another scheme is refused, not taken as a path."""
     location = os.fspath(path_or_url)
     if is_url(location):
+        # Only now: a SQLite store never loads the PostgreSQL driver (~70 ms, 10 MB).
+        from mitmtape.store.postgres import PostgresEngine
+
         return PostgresEngine(location)
     scheme, found, _ = location.partition("://")
     if found and scheme.isidentifier():

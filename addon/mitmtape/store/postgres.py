@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mitmtape.model import new_id
 from mitmtape.store.errors import StoreError, StoreUnavailable
+from mitmtape.store.locations import masked
 
 try:
     import psycopg
@@ -27,12 +27,10 @@ except ImportError:  # the extra is not installed: PostgresEngine says how to ge
     psycopg = None  # type: ignore[assignment]
 
 T = TypeVar("T")
-SCHEMES = ("postgresql", "postgres")
 # No connection attempt waits longer than this (unless the URL asks for its own connect_timeout).
 CONNECT_TIMEOUT_S = 5
 # The key of the advisory lock that serialises migrations and active-session changes.
 LOCK_KEY = 0x6D69746D74617065  # "mitmtape"
-MASK = "***"
 # The channel every writer NOTIFYs with the ids of the flows it committed; API servers LISTEN.
 FLOWS_CHANNEL = "mitmtape_flows"
 # A NOTIFY payload must stay under 8,000 bytes: ids go in chunks of this many (27 bytes each).
@@ -49,32 +47,6 @@ TYPE_NAMES = {
     "TEXT": 'TEXT COLLATE "C"',
 }
 TYPE_PATTERN = re.compile(r"\b(" + "|".join(TYPE_NAMES) + r")\b")
-
-
-def is_url(location: str) -> bool:
-    """Whether `location` names this engine (`postgresql://` or `postgres://`)."""
-    return location.split("://", 1)[0].lower() in SCHEMES and "://" in location
-
-
-def masked(url: str) -> str:
-    """The URL with its password (in the authority or as a parameter) replaced by `***`; a
-    file path as it is."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        credentials, host = netloc.rsplit("@", 1)
-        if ":" in credentials:
-            credentials = credentials.split(":", 1)[0] + ":" + MASK
-        netloc = f"{credentials}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(name, MASK if name == "password" else value) for name, value in pairs], safe="*"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def one_line(exc: BaseException) -> str:
