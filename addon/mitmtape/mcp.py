@@ -256,8 +256,8 @@ class Tools:
             method=method, url=url, status_min=status_min, status_max=status_max
         )
         if filter:
-            total, page = _matching_page(
-                self.store, found.id, flow_filter, compile_expression(filter), limit, offset
+            total, page = self.store.list_matching(
+                found.id, flow_filter, compile_expression(filter), limit, offset
             )
         else:
             total = self.store.count_flows(found.id, flow_filter)
@@ -406,27 +406,6 @@ def _offset_of(cursor: str | None) -> int:
     if not cursor.isdigit():
         raise ToolError(f"cursor must be the next_cursor of an earlier flows call, not {cursor!r}")
     return int(cursor)
-
-
-def _matching_page(
-    store: Store,
-    session_id: str,
-    flow_filter: FlowFilter,
-    matches: Callable[[FlowRecord], bool],
-    limit: int,
-    offset: int,
-) -> tuple[int, list[FlowRecord]]:
-    """The count and one page of the flows a mitmproxy expression matches; the expression runs
-    in Python on each record (bodies too, for `~b`), the simple filters in SQL."""
-    total, page = 0, []
-    for batch in store.iter_flow_batches(session_id, flow_filter):
-        for record in batch:
-            if not matches(record):
-                continue
-            if offset <= total < offset + limit:
-                page.append(record)
-            total += 1
-    return total, page
 
 
 def body_view(body: Body, headers: Headers) -> BodyView:

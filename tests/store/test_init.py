@@ -9,6 +9,7 @@ import pytest
 
 from mitmtape.model import Body, FlowRecord, format_time, new_id
 from mitmtape.store import (
+    NO_FILTER,
     SCHEMA_VERSION,
     Artifact,
     FlowFilter,
@@ -348,3 +349,18 @@ def test_pruning_to_zero_deletes_all_and_a_negative_count_is_refused(store: Stor
     assert len(store.list_artifacts()) == 3  # the refused insert was rolled back
     assert store.prune_artifacts("session_export", session, 0) == 3
     assert store.list_artifacts() == []
+
+
+def test_list_matching_counts_every_match_and_pages_them(store: Store, make_record) -> None:
+    session = store.active_session().id
+    records = [make_record(session_id=session, status=200 + n % 2) for n in range(7)]
+    store.add_flows(records)
+    odd = [record.id for record in records if record.status == 201]
+
+    def matches(record) -> bool:
+        return record.status == 201
+
+    total, page = store.list_matching(session, NO_FILTER, matches, limit=2, offset=1)
+    assert total == len(odd) == 3
+    assert [record.id for record in page] == odd[1:3]
+    assert store.list_matching(session, NO_FILTER, matches, limit=2, offset=3) == (3, [])

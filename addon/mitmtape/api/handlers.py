@@ -61,20 +61,9 @@ def matching_page(
     limit: int,
     offset: int,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """The count and one page of flows that match a mitmproxy expression.
-
-    The expression runs in Python on each record (bodies included, for `~b`), so this reads
-    the whole session, in the store's batches; the simple filters still narrow it in SQL.
-    """
-    total, page = 0, []
-    for batch in store.iter_flow_batches(session_id, flow_filter):
-        for record in batch:
-            if not matches(record):
-                continue
-            if offset <= total < offset + limit:
-                page.append(record.summary())
-            total += 1
-    return total, page
+    """The count and one page of summaries of the flows a mitmproxy expression matches."""
+    total, records = store.list_matching(session_id, flow_filter, matches, limit, offset)
+    return total, [record.summary() for record in records]
 
 
 class SessionsHandler(ApiHandler):

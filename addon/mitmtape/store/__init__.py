@@ -612,6 +612,29 @@ class Store:
             ).fetchall()
         return [self._record_of(row, {}) for row in rows]
 
+    def list_matching(
+        self,
+        session_id: str,
+        flow_filter: FlowFilter,
+        matches: Callable[[FlowRecord], bool],
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[int, list[FlowRecord]]:
+        """How many records `matches` accepts, and one page of them, oldest first.
+
+        For a test no SQL can run (a mitmproxy expression, which may look at bodies): the
+        simple filters narrow the read in SQL, `matches` sees every record that is left.
+        """
+        total, page = 0, []
+        for batch in self.iter_flow_batches(session_id, flow_filter):
+            for record in batch:
+                if not matches(record):
+                    continue
+                if offset <= total < offset + limit:
+                    page.append(record)
+                total += 1
+        return total, page
+
     def _read_bodies(self, flow_ids: list[str]) -> dict[tuple[str, str], bytes]:
         return _read_bodies(self._db, flow_ids)
 
