@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mitmproxy import http
@@ -18,9 +17,9 @@ from mitmtape.model import Body, FlowRecord, Timings
 from mitmtape.store import Store
 from tests.conftest import RecordFactory
 from tests.e2e.mitmdump import venv_tool
+from tests.records import records_json
 
 # Renewed by every import (spec section 4), so not compared.
-RENEWED = ("id", "session_id", "source")
 COUNTING_SCRIPT = """
 import json
 seen = []
@@ -69,18 +68,6 @@ def session_of_every_kind(store: Store, make_record: RecordFactory, rich_record:
 def exported(store: Store, session_id: str, folder: Path) -> Path:
     options = ExportOptions(keep_artifact=False)
     return export_session(store, session_id, "mitm", folder, options).path
-
-
-def records_json(store: Store, session_id: str) -> list[dict[str, Any]]:
-    found = []
-    for batch in store.iter_flow_batches(session_id):
-        for record in batch:
-            data = record.to_json()
-            for key in RENEWED:
-                data.pop(key)
-            data["metadata"].pop("import_source", None)
-            found.append(data)
-    return found
 
 
 def test_an_exported_session_imports_back_field_for_field(

@@ -24,9 +24,9 @@ from tests.e2e.mitmdump import MitmDump
 from tests.e2e.servers import http_server, self_signed_tls, websocket_server
 from tests.e2e.test_capture import websocket_through
 from tests.ports import free_port
+from tests.records import records_json
 
 # Renewed by every import (spec section 4): not compared between a recording and an import.
-RENEWED = ("id", "session_id", "source")
 
 
 def flow_file(*flows: Any) -> bytes:
@@ -35,18 +35,6 @@ def flow_file(*flows: Any) -> bytes:
     for flow in flows:
         writer.add(flow)
     return out.getvalue()
-
-
-def records_json(store: Store, session_id: str) -> list[dict[str, Any]]:
-    found = []
-    for batch in store.iter_flow_batches(session_id):
-        for record in batch:
-            data = record.to_json()
-            for key in RENEWED:
-                data.pop(key)
-            data["metadata"].pop("import_source", None)
-            found.append(data)
-    return found
 
 
 @pytest.mark.e2e
