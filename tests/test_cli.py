@@ -74,6 +74,27 @@ def test_flows_json_by_name_oldest_first(filled: Path) -> None:
     assert flows[0]["response_size"] == 5
 
 
+def test_flows_newest_first_up_to_a_limit_across_pages(
+    tmp_path: Path, make_record: RecordFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mitmtape.cli.READ_BATCH", 3)  # several cursor pages
+    path = tmp_path / "tape.db"
+    store = Store(path)
+    session = store.active_session().id
+    records = [make_record(session_id=session, url=f"https://a.test/{n}") for n in range(8)]
+    store.add_flows(records)
+    store.close()
+    code, out = run(
+        "--db", str(path), "flows", session, "--order", "desc", "--limit", "7", "--json"
+    )
+    assert code == 0
+    assert [f["url"] for f in json.loads(out)] == [r.request.url for r in records[::-1][:7]]
+    code, out = run("--db", str(path), "flows", session, "--json")
+    assert [f["url"] for f in json.loads(out)] == [r.request.url for r in records]
+    code, _ = run("--db", str(path), "flows", session, "--limit", "-1")
+    assert code != 0
+
+
 def test_flows_table_shows_errors(filled: Path) -> None:
     code, out = run("--db", str(filled), "flows", "API Tests")
     assert code == 0 and "(connection refused)" in out and "https://a.test/one" in out

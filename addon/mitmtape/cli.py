@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -47,11 +48,21 @@ from mitmtape.importers import (
     import_new_session,
 )
 from mitmtape.importers.summary import outcome
-from mitmtape.model import FlowRecord, Session, utc_now
+from mitmtape.model import FlowRecord, Session, format_time, parse_time, utc_now
 from mitmtape.progress import ProgressBar
-from mitmtape.store import FlowFilter, Store, StoreError, default_db_path, open_store
+from mitmtape.store import (
+    READ_BATCH,
+    FlowFilter,
+    Store,
+    StoreError,
+    default_db_path,
+    open_store,
+)
 from mitmtape.sync import SyncCancelled, sync_sessions
 from mitmtape.text import count, human_size
+
+# `prune --keep-days` beyond a century is a typo, not a retention policy.
+MAX_KEEP_DAYS = 36_500
 
 
 class CliError(Exception):
@@ -109,7 +120,9 @@ def flow_row(record: FlowRecord) -> list[str]:
 
 def cmd_flows(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     session = store.get_session(args.session)
-    batches = store.iter_flow_batches(session.id, with_bodies=False)
+    if args.limit is not None and args.limit < 0:
+        raise CliError(f"--limit must be 0 or more, not {args.limit}")
+    batches = flow_pages(store, session.id, args.order, args.limit)
     if args.json:
         # Streamed as a JSON array so a session of any size prints in bounded memory.
         out.write("[")
@@ -125,6 +138,22 @@ def cmd_flows(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     for index, batch in enumerate(batches):
         rows = [header] if index == 0 else []
         print_table(rows + [flow_row(record) for record in batch], out)
+
+
+def flow_pages(
+    store: Store, session_id: str, order: str, limit: int | None
+) -> Iterator[list[FlowRecord]]:
+    """The session's flows in `order`, a page of READ_BATCH at a time by cursor, up to `limit`."""
+    left, cursor = limit, None
+    while left is None or left > 0:
+        size = READ_BATCH if left is None else min(READ_BATCH, left)
+        page = store.page_flows(session_id, limit=size, order=order, cursor=cursor)
+        if page.records:
+            yield page.records
+        if page.next is None:
+            return
+        cursor = page.next
+        left = None if left is None else left - len(page.records)
 
 
 def flow_filter_of(args: argparse.Namespace) -> FlowFilter:
@@ -360,6 +389,49 @@ def cmd_migrate(store: Store, args: argparse.Namespace, out: TextIO) -> None:
         out.write(f"{store.shown}: migrated schema version {before} to {after}\n")
 
 
+def prune_cutoff(args: argparse.Namespace) -> datetime:
+    """`--before DATE` (a day is its midnight, UTC) or `--keep-days N` counted back from now."""
+    if args.keep_days is not None:
+        if not 0 <= args.keep_days <= MAX_KEEP_DAYS:
+            raise CliError(f"--keep-days must be 0 to {MAX_KEEP_DAYS:,}, not {args.keep_days}")
+        return utc_now() - timedelta(days=args.keep_days)
+    try:
+        return parse_time(args.before)
+    except ValueError:
+        raise CliError(
+            f"--before {args.before!r} is not a date or time such as 2026-11-01 "
+            "or 2026-11-01T12:00:00Z"
+        ) from None
+
+
+def cmd_prune(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    session_id = store.get_session(args.session).id if args.session else None
+    result = store.prune(prune_cutoff(args), session_id, args.empty_sessions)
+    if args.json:
+        print_json(result.to_json(), out)
+        return
+    where = count(len(result.flows), "session") if result.flows else "no session"
+    out.write(
+        f"pruned {count(result.flow_count, 'flow')} from {where}, "
+        f"started before {format_time(result.before)}\n"
+    )
+    if result.sessions_removed:
+        out.write(f"removed {count(len(result.sessions_removed), 'empty session')}\n")
+    if result.flow_count:
+        out.write("run `mitmtape vacuum` to give the space back\n")
+
+
+def cmd_vacuum(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    result = store.vacuum()
+    if args.json:
+        print_json(result.to_json(), out)
+        return
+    out.write(
+        f"{store.shown}: {human_size(result.size_before)} before, "
+        f"{human_size(result.size_after)} after\n"
+    )
+
+
 def cmd_serve(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     token = api_token(args.token)
     try:
@@ -549,6 +621,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     flows = commands.add_parser("flows", help="list the flows of a session, oldest first")
     flows.add_argument("session", metavar="SESSION", help="session id or exact name")
+    flows.add_argument(
+        "--order", choices=("asc", "desc"), default="asc", help="desc: the newest first"
+    )
+    flows.add_argument("--limit", type=int, metavar="N", help="at most N flows (default: all)")
     flows.add_argument("--json", action="store_true", help="print JSON")
     flows.set_defaults(handler=cmd_flows)
 
@@ -625,6 +701,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="upgrade the database's schema to this version")
     migrate.set_defaults(handler=cmd_migrate, upgrade=True)
+
+    prune = commands.add_parser("prune", help="delete old flows, in batches, counters kept")
+    cutoff = prune.add_mutually_exclusive_group(required=True)
+    cutoff.add_argument("--before", metavar="DATE", help="flows that started before DATE")
+    cutoff.add_argument(
+        "--keep-days", type=int, metavar="N", help="flows that started more than N days ago"
+    )
+    prune.add_argument("--session", metavar="S", help="only this session (id or exact name)")
+    prune.add_argument(
+        "--empty-sessions",
+        action="store_true",
+        help="then delete sessions left without flows and not written to since (never the "
+        "active one)",
+    )
+    prune.add_argument("--json", action="store_true", help="print JSON")
+    prune.set_defaults(handler=cmd_prune)
+
+    vacuum = commands.add_parser("vacuum", help="give the space of deleted flows back")
+    vacuum.add_argument("--json", action="store_true", help="print JSON")
+    vacuum.set_defaults(handler=cmd_vacuum)
 
     serve = commands.add_parser("serve", help="serve the HTTP API on 127.0.0.1")
     serve.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")

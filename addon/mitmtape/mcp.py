@@ -43,7 +43,7 @@ from mitmtape.export.redaction import RedactMode, Tally, parse_mode, redact_reco
 from mitmtape.importers import IMPORTERS, import_file, import_new_session
 from mitmtape.importers.formats import AUTO
 from mitmtape.model import OMISSIONS, Body, FlowRecord, Headers, Session
-from mitmtape.store import FlowFilter, Store
+from mitmtape.store import FlowFilter, InvalidCursor, Store
 from mitmtape.text import count, human_size
 
 # At most this many flows per `flows` call; `next_cursor` asks for the rest.
@@ -123,6 +123,9 @@ class FlowSummary(TypedDict):
 class FlowsResult(TypedDict):
     session: str
     total: Annotated[int, Field(description="flows matching the filters")]
+    total_estimated: Annotated[
+        bool, Field(description="true: `total` is estimated from the flows read so far")
+    ]
     flows: list[FlowSummary]
     next_cursor: Annotated[
         str | None, Field(description="pass as `cursor` for the next page; null on the last")
@@ -250,27 +253,29 @@ class Tools:
         full): at most 100 per call, `next_cursor` for more."""
         if not 1 <= limit <= FLOWS_PAGE_MAX:
             raise ToolError(f"limit must be 1 to {FLOWS_PAGE_MAX}, not {limit}")
-        offset = _offset_of(cursor)
         found = self._session(session)
         flow_filter = FlowFilter(
             method=method, url=url, status_min=status_min, status_max=status_max
         )
-        if filter:
-            total, page = self.store.list_matching(
-                found.id, flow_filter, compile_expression(filter), limit, offset
+        matches = compile_expression(filter) if filter else None
+        try:
+            page = self.store.page_flows(
+                found.id, flow_filter, limit, cursor=cursor, matches=matches
             )
-        else:
-            total = self.store.count_flows(found.id, flow_filter)
-            page = self.store.list_flows(found.id, flow_filter, limit, offset)
+        except InvalidCursor:
+            raise ToolError(
+                f"cursor must be the next_cursor of an earlier flows call, not {cursor!r}"
+            ) from None
+        records = page.records
         redaction = redaction_for(parse_mode(redact))
         if redaction is not None:
-            page = [redact_record(record, redaction, Tally()) for record in page]
-        after = offset + len(page)
+            records = [redact_record(record, redaction, Tally()) for record in records]
         return {
             "session": found.id,
-            "total": total,
-            "flows": [record.summary() for record in page],  # type: ignore[misc]
-            "next_cursor": str(after) if after < total else None,
+            "total": page.total,
+            "total_estimated": page.estimated,
+            "flows": [record.summary() for record in records],  # type: ignore[misc]
+            "next_cursor": page.next,
         }
 
     def flow(self, flow_id: str, redact: Redact = True) -> FlowResult:
@@ -396,16 +401,6 @@ class Tools:
             return record, None
         tally = Tally()
         return redact_record(record, redaction, tally), tally.as_json()
-
-
-def _offset_of(cursor: str | None) -> int:
-    """A cursor is the offset of the next page: flows are listed oldest first and new ones
-    come last, so a page already read does not move."""
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise ToolError(f"cursor must be the next_cursor of an earlier flows call, not {cursor!r}")
-    return int(cursor)
 
 
 def body_view(body: Body, headers: Headers) -> BodyView:

@@ -9,7 +9,6 @@ import pytest
 
 from mitmtape.model import Body, FlowRecord, format_time, new_id
 from mitmtape.store import (
-    NO_FILTER,
     SCHEMA_VERSION,
     Artifact,
     FlowFilter,
@@ -230,14 +229,6 @@ def test_simple_filters_run_together(store: Store, make_record: RecordFactory) -
     assert store.count_flows(session, FlowFilter(method="POST", status_min=400)) == 2
 
 
-def test_filter_columns_are_indexed(sqlite_store: Store) -> None:
-    with sqlite3.connect(sqlite_store.path) as db:
-        indexed = {row[4] for row in db.execute("SELECT * FROM sqlite_master WHERE type='index'")}
-    text = " ".join(str(sql) for sql in indexed)
-    for column in ("started_at", "method", "host", "status", "source"):
-        assert column in text
-
-
 def test_list_flows_pages_in_order_without_bodies(store: Store, make_record: RecordFactory) -> None:
     session = store.active_session().id
     records = [make_record(session_id=session, response_body=b"abc") for _ in range(7)]
@@ -349,18 +340,3 @@ def test_pruning_to_zero_deletes_all_and_a_negative_count_is_refused(store: Stor
     assert len(store.list_artifacts()) == 3  # the refused insert was rolled back
     assert store.prune_artifacts("session_export", session, 0) == 3
     assert store.list_artifacts() == []
-
-
-def test_list_matching_counts_every_match_and_pages_them(store: Store, make_record) -> None:
-    session = store.active_session().id
-    records = [make_record(session_id=session, status=200 + n % 2) for n in range(7)]
-    store.add_flows(records)
-    odd = [record.id for record in records if record.status == 201]
-
-    def matches(record) -> bool:
-        return record.status == 201
-
-    total, page = store.list_matching(session, NO_FILTER, matches, limit=2, offset=1)
-    assert total == len(odd) == 3
-    assert [record.id for record in page] == odd[1:3]
-    assert store.list_matching(session, NO_FILTER, matches, limit=2, offset=3) == (3, [])

@@ -20,11 +20,13 @@ import psycopg
 import pytest
 
 from mitmtape import cli
-from mitmtape.store import Store, StoreError, StoreUnavailable, open_store
+from mitmtape.store import FlowFilter, Store, StoreError, StoreUnavailable, open_store
 from mitmtape.store import postgres as engine
 from mitmtape.store.schema import SCHEMA_VERSION
+from mitmtape.store.sqlite import SqliteEngine
 from tests.conftest import RecordFactory
 from tests.postgres import PASSWORD_URL_ENV, fresh_database, server_url, with_schema
+from tests.store.schemas import build_schema
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -152,21 +154,20 @@ def test_two_processes_opening_a_fresh_database_at_once_make_one_schema_and_one_
         assert db.execute("SELECT count(*), sum(active) FROM sessions").fetchone() == (1, 1)
 
 
-def test_an_older_schema_waits_for_migrate_which_says_from_and_to(url: str) -> None:
-    open_store(url).close()
-    with admin(url) as db:  # back to version 1: before the artifacts table
-        db.execute("DROP TABLE artifacts")
-        db.execute("UPDATE schema_version SET version = 1")
+@pytest.mark.parametrize("old", range(1, SCHEMA_VERSION))
+def test_an_older_schema_waits_for_migrate_which_says_from_and_to(url: str, old: int) -> None:
+    with admin(url) as db:
+        build_schema(db.execute, engine.PostgresEngine.ddl, old)
     with pytest.raises(StoreError) as raised:
         open_store(url)
-    assert "schema version 1; this mitmtape uses 2" in str(raised.value)
+    assert f"schema version {old}; this mitmtape uses {SCHEMA_VERSION}" in str(raised.value)
     assert "run `mitmtape migrate --db postgresql://" in str(raised.value)
     out = io.StringIO()
     assert cli.main(["--db", url, "migrate"], out=out) == 0
-    assert "migrated schema version 1 to 2" in out.getvalue()
+    assert f"migrated schema version {old} to {SCHEMA_VERSION}" in out.getvalue()
     out = io.StringIO()
     assert cli.main(["--db", url, "migrate"], out=out) == 0
-    assert "schema version 2, up to date" in out.getvalue()
+    assert f"schema version {SCHEMA_VERSION}, up to date" in out.getvalue()
     open_store(url).close()
 
 
@@ -174,20 +175,21 @@ def test_a_newer_schema_is_refused_naming_both_versions(url: str) -> None:
     open_store(url).close()
     with admin(url) as db:
         db.execute("UPDATE schema_version SET version = 99")
-    with pytest.raises(StoreError, match="schema version 99; this mitmtape knows 2"):
+    with pytest.raises(
+        StoreError, match=f"schema version 99; this mitmtape knows {SCHEMA_VERSION}"
+    ):
         open_store(url)
 
 
-def test_sqlite_upgrades_an_older_schema_by_itself(tmp_path: Path) -> None:
+@pytest.mark.parametrize("old", range(1, SCHEMA_VERSION))
+def test_sqlite_upgrades_an_older_schema_by_itself(tmp_path: Path, old: int) -> None:
     import sqlite3
 
     path = tmp_path / "tape.db"
-    open_store(path).close()
     with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE artifacts")
-        db.execute("UPDATE schema_version SET version = 1")
+        build_schema(db.execute, SqliteEngine.ddl, old)
     store = open_store(path)
-    assert store.opened_version == 1 and store.schema_version() == SCHEMA_VERSION
+    assert store.opened_version == old and store.schema_version() == SCHEMA_VERSION
     store.close()
 
 
@@ -251,3 +253,41 @@ def test_without_psycopg_a_url_says_which_extra_to_install(monkeypatch: pytest.M
     with pytest.raises(StoreError, match=r"install mitmtape\[postgres\]") as raised:
         open_store("postgresql://ann:s3cret@127.0.0.1/tape")
     assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("flow_filter", "index"),
+    [
+        (FlowFilter(method="GET"), "flows_by_method"),
+        (FlowFilter(host="api.example.com"), "flows_by_host"),
+        (FlowFilter(status_min=400, status_max=499), "flows_by_status"),
+        (FlowFilter(), "flows_by_time"),
+    ],
+)
+def test_filtered_pages_can_use_their_index_on_the_server(
+    pg: Store, make_record: RecordFactory, monkeypatch: pytest.MonkeyPatch, flow_filter, index
+) -> None:
+    session = pg.active_session().id
+    pg.add_flows(make_record(session_id=session) for _ in range(300))
+    seen: list[tuple[str, list]] = []
+    original = engine.Connection.execute
+
+    def recording(self, statement, params=None):
+        seen.append((statement, list(params or [])))
+        return original(self, statement, params)
+
+    monkeypatch.setattr(engine.Connection, "execute", recording)
+    pg.page_flows(session, flow_filter, limit=10)
+    monkeypatch.undo()
+    queries = [(s, p) for s, p in seen if "FROM flows" in s and s.lstrip().startswith("SELECT")]
+    assert queries
+    with pg._lock:
+        pg._db.execute("ANALYZE flows")  # the statistics autovacuum keeps on a real server
+        pg._db.execute("SET enable_seqscan = off")  # a small table: ask whether it *can*
+        plans = " ".join(
+            row[0]
+            for statement, params in queries
+            for row in pg._db.execute("EXPLAIN " + statement, params).fetchall()
+        )
+        pg._db.execute("RESET enable_seqscan")
+    assert index in plans and "Seq Scan on flows" not in plans

@@ -44,7 +44,7 @@ STATUS_RANGE = (0, 999)
 PAGE_LIMIT_MAX = 1_000
 OFFSET_MAX = 1_000_000_000
 PAGE_QUERY = frozenset({"limit", "offset"})
-FILTER_QUERY = frozenset({"method", "url", "status_min", "status_max"})
+FILTER_QUERY = frozenset({"method", "url", "host", "status_min", "status_max"})
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 JSON_TYPE = "application/json"
@@ -258,6 +258,7 @@ class ApiHandler(RequestHandler):
         return FlowFilter(
             method=self.query_text("method"),
             url=self.query_text("url"),
+            host=self.query_text("host"),
             status_min=self.query_int("status_min", None, *STATUS_RANGE),
             status_max=self.query_int("status_max", None, *STATUS_RANGE),
         )

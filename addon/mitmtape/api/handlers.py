@@ -24,10 +24,12 @@ from mitmtape.api.base import (
     with_charset,
 )
 from mitmtape.api.markdown import PAGE_POLICY, markdown_page
+from mitmtape.api.transfer import REDACTED_HEADER
 from mitmtape.capture.record import compile_expression
 from mitmtape.codegen import generate
 from mitmtape.compare import compare_sessions
 from mitmtape.export.pipeline import safe_file_stem
+from mitmtape.export.redaction import parse_mode, redact_one
 from mitmtape.model import FlowRecord
 from mitmtape.store import FlowFilter, Store
 
@@ -47,23 +49,26 @@ def json_object(body: bytes, example: str) -> dict[str, Any]:
 
 
 def flow_page(
-    store: Store, session_id: str, flow_filter: FlowFilter, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    """One page of flow summaries, oldest first, paged in SQL and read without bodies."""
-    return [record.summary() for record in store.list_flows(session_id, flow_filter, limit, offset)]
-
-
-def matching_page(
     store: Store,
     session_id: str,
     flow_filter: FlowFilter,
-    matches: Callable[[FlowRecord], bool],
-    limit: int,
-    offset: int,
-) -> tuple[int, list[dict[str, Any]]]:
-    """The count and one page of summaries of the flows a mitmproxy expression matches."""
-    total, records = store.list_matching(session_id, flow_filter, matches, limit, offset)
-    return total, [record.summary() for record in records]
+    paging: tuple[int, int, str, str | None],
+    matches: Callable[[FlowRecord], bool] | None,
+) -> dict[str, Any]:
+    """One page of flow summaries by key (or offset), read without bodies, as the API sends it."""
+    limit, offset, order, cursor = paging
+    page = store.page_flows(session_id, flow_filter, limit, order, cursor, offset, matches)
+    return {
+        "session": session_id,
+        "total": page.total,
+        "total_estimated": page.estimated,
+        "limit": limit,
+        "offset": page.offset,
+        "order": page.order,
+        "next": page.next,
+        "prev": page.prev,
+        "flows": [record.summary() for record in page.records],
+    }
 
 
 class SessionsHandler(ApiHandler):
@@ -121,32 +126,21 @@ class SessionHandler(ApiHandler):
 
 
 class FlowsHandler(ApiHandler):
-    QUERY = PAGE_QUERY | FILTER_QUERY | {"filter"}
+    """`GET /sessions/{id}/flows`: a page by `cursor` (the `next` or `prev` of the last page) in
+    `order` (asc, or desc for the newest first), or by `offset` for older clients."""
+
+    QUERY = PAGE_QUERY | FILTER_QUERY | {"filter", "order", "cursor"}
 
     async def get(self, session_ref: str) -> None:
         limit, offset = self.query_page()
+        paging = (limit, offset, self.query_raw("order") or "asc", self.query_text("cursor"))
         flow_filter = self.query_flow_filter()
         expression = self.query_text("filter")
         # Off the event loop: even a guarded parse takes a few hundred ms on mitmproxy 11.
         matches = await self.run(compile_expression, expression) if expression else None
         store = self.api.store
         session = await self.run(store.get_session, session_ref)
-        if matches is None:
-            total = await self.run(store.count_flows, session.id, flow_filter)
-            flows = await self.run(flow_page, store, session.id, flow_filter, limit, offset)
-        else:
-            total, flows = await self.run(
-                matching_page, store, session.id, flow_filter, matches, limit, offset
-            )
-        self.send_json(
-            {
-                "session": session.id,
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-                "flows": flows,
-            }
-        )
+        self.send_json(await self.run(flow_page, store, session.id, flow_filter, paging, matches))
 
 
 class FlowHandler(ApiHandler):
@@ -156,12 +150,25 @@ class FlowHandler(ApiHandler):
 
 
 class CodeHandler(ApiHandler):
+    """`GET /api/v1/flows/{id}/code/{target}[?redact=false|true|strict]`: the snippet, masked
+    as `mitmtape copy --redact` masks it when asked, with what was masked in the header."""
+
+    QUERY = frozenset({"redact"})
+
     async def get(self, flow_id: str, target: str) -> None:
+        text = self.query_raw("redact")
+        try:
+            mode = parse_mode("false" if text is None else text)
+        except ValueError:
+            raise ApiError(400, f"redact must be false, true or strict, got {text!r}") from None
         record = await self.run(self.api.store.get_flow, flow_id)
+        record, tally = redact_one(record, mode)
         try:
             snippet = generate(target, record)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
+        if tally is not None:
+            self.set_header(REDACTED_HEADER, tally.header())
         self.set_header("Content-Type", with_charset(TEXT_TYPE))
         self.finish(snippet + "\n")
 

@@ -77,6 +77,7 @@ PAGE = [
 FLOW_FILTERS = [
     _query("method", {"type": "string"}, "only this HTTP method"),
     _query("url", {"type": "string"}, "only URLs containing this text"),
+    _query("host", {"type": "string"}, "only this host (any letter case)"),
     _query("status_min", STATUS, "only statuses at least this (0: no response)"),
     _query("status_max", STATUS, "only statuses at most this"),
 ]
@@ -158,12 +159,33 @@ SCHEMAS: Schema = {
     },
     "FlowPage": {
         "type": "object",
-        "required": ["session", "total", "limit", "offset", "flows"],
+        "required": [
+            "session",
+            "total",
+            "total_estimated",
+            "limit",
+            "offset",
+            "order",
+            "next",
+            "prev",
+            "flows",
+        ],
         "properties": {
             "session": {"type": "string"},
-            "total": {"type": "integer"},
+            "total": {
+                "type": "integer",
+                "description": "matching flows, counted for the first page and carried on",
+            },
+            "total_estimated": {
+                "type": "boolean",
+                "description": "true: total is estimated (a URL substring or an expression "
+                "over a large session)",
+            },
             "limit": {"type": "integer"},
             "offset": {"type": "integer"},
+            "order": {"type": "string", "enum": ["asc", "desc"]},
+            "next": {"type": ["string", "null"], "description": "cursor of the following page"},
+            "prev": {"type": ["string", "null"], "description": "cursor of the page before"},
             "flows": {"type": "array", "items": _ref("FlowSummary")},
         },
     },
@@ -298,11 +320,22 @@ def _paths() -> Schema:
         },
         "/api/v1/sessions/{id}/flows": {
             "get": _operation(
-                "Flow summaries of a session, oldest first",
+                "Flow summaries of a session, a page at a time by cursor (oldest first, or the "
+                "newest first with order=desc)",
                 {"200": _json(_ref("FlowPage"), "one page"), "400": bad, "404": not_found},
                 parameters=[
                     SESSION_REF,
                     *PAGE,
+                    _query(
+                        "order",
+                        {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
+                        "oldest first (asc) or newest first (desc); a cursor keeps its own",
+                    ),
+                    _query(
+                        "cursor",
+                        {"type": "string"},
+                        "the next or prev of an earlier page (not with offset)",
+                    ),
                     *FLOW_FILTERS,
                     _query(
                         "filter",
@@ -401,13 +434,22 @@ def _paths() -> Schema:
         },
         "/api/v1/flows/{id}/code/{target}": {
             "get": _operation(
-                "One flow as code",
+                "One flow as code (markdown masks credential headers always)",
                 {
-                    "200": _file(["text/plain; charset=utf-8"], "the snippet"),
+                    "200": _file(["text/plain; charset=utf-8"], "the snippet", REDACTED_HEADERS),
                     "400": bad,
                     "404": _error("unknown flow"),
                 },
-                parameters=[_path("id", "flow id"), _path("target", "language", list(TARGETS))],
+                parameters=[
+                    _path("id", "flow id"),
+                    _path("target", "language", list(TARGETS)),
+                    _query(
+                        "redact",
+                        {"type": "string", "enum": ["false", "true", "strict"], "default": "false"},
+                        "mask secrets as exports do (headers, cookies, query parameters, body "
+                        "fields, JWT signatures); strict also masks JWTs whole",
+                    ),
+                ],
             )
         },
         "/api/v1/artifacts": {

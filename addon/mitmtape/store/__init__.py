@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mitmtape.model import (
-    Body,
     FlowRecord,
     Session,
     format_time,
-    media_type,
     new_id,
     parse_time,
     utc_now,
 )
+from mitmtape.store import counters
 from mitmtape.store.errors import (
     ArtifactNotFound,
     FlowNotFound,
@@ -36,8 +35,18 @@ from mitmtape.store.errors import (
     StoreError,
     StoreUnavailable,
 )
+from mitmtape.store.filters import NO_FILTER, FlowFilter
 from mitmtape.store.locations import is_url, masked
-from mitmtape.store.schema import ARTIFACT_COLUMNS, FLOW_COLUMNS, MIGRATIONS, SCHEMA_VERSION
+from mitmtape.store.paging import Cursor, FlowPage, InvalidCursor, Order, check_order, links, seek
+from mitmtape.store.retention import PruneResult, Retention, VacuumResult
+from mitmtape.store.rows import bodies_of, record_of, record_row
+from mitmtape.store.schema import (
+    ARTIFACT_COLUMNS,
+    FLOW_COLUMNS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SESSION_COLUMNS,
+)
 from mitmtape.store.sqlite import SqliteEngine
 
 __all__ = [
@@ -46,10 +55,14 @@ __all__ = [
     "ArtifactNotFound",
     "FlowFilter",
     "FlowNotFound",
+    "FlowPage",
+    "InvalidCursor",
+    "PruneResult",
     "SessionNotFound",
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "VacuumResult",
     "data_folder",
     "default_db_path",
     "masked",
@@ -63,14 +76,14 @@ READ_BATCH = 5_000
 # Flow ids per body query (SQLite allows 999 parameters in old builds).
 BODY_QUERY_IDS = 500
 
+# A mitmproxy expression is tried on this many flows at a time: a first page of common matches
+# stops after a batch or two, a rare match streams on through the session.
+SCAN_BATCH = 250
+# A URL-substring total past this many flows is estimated from the newest this-many (a count
+# would read every URL of the session).
+COUNT_SAMPLE = 10_000
 # Makes one session the active one and every other inactive, in one portable statement.
 ACTIVATE = "UPDATE sessions SET active = CASE WHEN id = ? THEN 1 ELSE 0 END"
-SESSION_QUERY = """
-    SELECT s.id, s.name, s.description, s.created_at, s.updated_at, s.active,
-           COUNT(f.id), CAST(COALESCE(SUM(f.request_size + f.response_size), 0) AS BIGINT),
-           MIN(f.started_at), MAX(f.started_at)
-    FROM sessions s LEFT JOIN flows f ON f.session_id = s.id
-"""
 
 
 class Engine(Protocol):
@@ -95,6 +108,8 @@ class Engine(Protocol):
     def exclusive(self, db: Any) -> AbstractContextManager[None]: ...
     def contains(self, column: str) -> str: ...
     def insert_bodies(self, db: Any, bodies: list[tuple[str, str, bytes]]) -> None: ...
+    def size(self, db: Any) -> int: ...
+    def vacuum(self, db: Any) -> None: ...
     def notify(self, db: Any, flow_ids: list[str]) -> None: ...
     def listen(self, stop: threading.Event) -> Iterator[list[str]]: ...
     def stream(
@@ -179,73 +194,6 @@ def data_folder(confdir: str | None = None) -> Path:
     return Path(confdir or DEFAULT_CONFDIR).expanduser() / "mitmtape"
 
 
-@dataclass(frozen=True, slots=True)
-class FlowFilter:
-    """The simple filters of spec section 3, all run in SQL; empty fields filter nothing."""
-
-    method: str | None = None
-    url: str | None = None
-    host: str | None = None
-    status_min: int | None = None
-    status_max: int | None = None
-
-    def where(self, contains: Callable[[str], str]) -> tuple[str, list[Any]]:
-        """SQL conditions (each after ` AND `) and their parameters; `contains(column)` is the
-        engine's substring test."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.method:
-            clauses.append("method = ?")
-            params.append(self.method.upper())
-        if self.url:
-            clauses.append(contains("url"))
-            params.append(self.url)
-        if self.host:
-            clauses.append("host = ?")
-            params.append(self.host.lower())
-        if self.status_min is not None:
-            clauses.append("status >= ?")
-            params.append(self.status_min)
-        if self.status_max is not None:
-            clauses.append("status <= ?")
-            params.append(self.status_max)
-        return "".join(f" AND {clause}" for clause in clauses), params
-
-
-NO_FILTER = FlowFilter()
-
-
-def _record_row(record: FlowRecord) -> tuple[Any, ...]:
-    """The indexed columns of a record, and its JSON form without body bytes.
-
-    A body that was not kept has no bytes to keep apart, so its object (reason and size) stays
-    in the document, where listings read it.
-    """
-    document = record.to_json(bodies=False)
-    for part, body in Store._bodies_of(record):
-        if body.omitted is not None:
-            document[part]["body"] = body.to_json()
-    content_type = media_type(record.response.content_type) if record.response else ""
-    return (
-        record.id,
-        record.session_id,
-        format_time(record.started_at),
-        record.duration_ms,
-        record.source,
-        record.request.method.upper(),
-        record.request.url,
-        record.request.host.lower(),
-        record.request.path,
-        record.status,
-        record.request_size,
-        record.response_size,
-        content_type,
-        json.dumps(record.tags, ensure_ascii=False),
-        record.error,
-        json.dumps(document, ensure_ascii=False, separators=(",", ":")),
-    )
-
-
 def _session_of(row: tuple[Any, ...]) -> Session:
     return Session(
         id=row[0],
@@ -261,7 +209,7 @@ def _session_of(row: tuple[Any, ...]) -> Session:
     )
 
 
-class Store:
+class Store(Retention):
     """One database, through its engine. Thread-safe: every call takes the store's lock."""
 
     def __init__(self, path: str | os.PathLike[str] | Engine, upgrade: bool = False) -> None:
@@ -402,8 +350,11 @@ class Store:
         return self.get_session(session_id)
 
     def list_sessions(self) -> list[Session]:
+        """Every session with its counters: one row each, whatever the number of flows."""
         with self._lock:
-            rows = self._db.execute(SESSION_QUERY + " GROUP BY s.id ORDER BY s.created_at, s.id")
+            rows = self._db.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at, id"
+            )
             return [_session_of(row) for row in rows]
 
     def find_session(self, ref: str) -> Session | None:
@@ -411,7 +362,7 @@ class Store:
         with self._lock:
             for column in ("id", "name"):
                 row = self._db.execute(
-                    SESSION_QUERY + f" WHERE s.{column} = ? GROUP BY s.id", (ref,)
+                    f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {column} = ?", (ref,)
                 ).fetchone()
                 if row is not None:
                     return _session_of(row)
@@ -492,24 +443,19 @@ class Store:
         with self._transaction() as db:
             live = {row[0] for row in db.execute("SELECT id FROM sessions")}
             kept = [record for record in records if record.session_id in live]
-            self._insert_records(db, kept)
-            now = format_time(utc_now())
-            db.executemany(
-                "UPDATE sessions SET updated_at = ? WHERE id = ?",
-                [(now, session_id) for session_id in {record.session_id for record in kept}],
-            )
+            self._insert_records(db, kept, format_time(utc_now()))
         return len(kept)
 
-    def _insert_records(self, db: Any, records: list[FlowRecord]) -> None:
-        """Rows, bodies, and (on a shared server) word to every listener once this commits."""
-        db.executemany(
-            f"INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-            [_record_row(record) for record in records],
-        )
+    def _insert_records(self, db: Any, records: list[FlowRecord], touched_at: str | None) -> None:
+        """Rows, bodies, the sessions' counters, and (on a shared server) word to every
+        listener once this commits; `touched_at` also moves the sessions' `updated_at`."""
+        rows = [record_row(record) for record in records]
+        db.executemany(f"INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 16)})", rows)
+        db.executemany(counters.ADD, counters.additions(rows, touched_at))
         bodies = [
             (record.id, part, body.data)
             for record in records
-            for part, body in self._bodies_of(record)
+            for part, body in bodies_of(record)
             if body.data
         ]
         self.engine.insert_bodies(db, bodies)
@@ -532,17 +478,17 @@ class Store:
                 f"SELECT {FLOW_COLUMNS} FROM flows WHERE id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-            found.update((row[0], self._record_of(row, {})) for row in rows)
+            found.update((row[0], record_of(row, {})) for row in rows)
         return [found[flow_id] for flow_id in flow_ids if flow_id in found]
 
-    @staticmethod
-    def _bodies_of(record: FlowRecord) -> list[tuple[str, Body]]:
-        parts = [("request", record.request.body)]
-        if record.response is not None:
-            parts.append(("response", record.response.body))
-        return parts
-
     def count_flows(self, session_id: str, flow_filter: FlowFilter = NO_FILTER) -> int:
+        """How many flows match: the session's counter when nothing is filtered."""
+        if flow_filter.empty:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT flow_count FROM sessions WHERE id = ?", (session_id,)
+                ).fetchone()
+            return 0 if row is None else row[0]
         where, params = flow_filter.where(self.engine.contains)
         with self._lock:
             query = f"SELECT COUNT(*) FROM flows WHERE session_id = ?{where}"
@@ -577,7 +523,7 @@ class Store:
                 bodies = self._read_bodies([row[0] for row in rows]) if with_bodies else {}
             if not rows:
                 return
-            yield [self._record_of(row, bodies) for row in rows]
+            yield [record_of(row, bodies) for row in rows]
             after = (rows[-1][2], rows[-1][0])
             if len(rows) < batch_size:
                 return
@@ -591,7 +537,7 @@ class Store:
 
         def records(db: Any, rows: list[tuple[Any, ...]]) -> list[FlowRecord]:
             bodies = _read_bodies(db, [row[0] for row in rows]) if with_bodies else {}
-            return [self._record_of(row, bodies) for row in rows]
+            return [record_of(row, bodies) for row in rows]
 
         yield from self.engine.stream(query, [session_id, *params], size, records)
 
@@ -603,55 +549,159 @@ class Store:
         offset: int = 0,
     ) -> list[FlowRecord]:
         """One page of matching records, oldest first, without body bytes (sizes kept)."""
+        return self.page_flows(session_id, flow_filter, limit, offset=offset).records
+
+    def page_flows(
+        self,
+        session_id: str,
+        flow_filter: FlowFilter = NO_FILTER,
+        limit: int = 100,
+        order: str = "asc",
+        cursor: str | None = None,
+        offset: int = 0,
+        matches: Callable[[FlowRecord], bool] | None = None,
+    ) -> FlowPage:
+        """One page of matching records (without body bytes unless `matches` needed them) in
+        `order` of time, read by key from `cursor` (a page's `next` or `prev`) or, for older
+        clients, after skipping `offset`; with the total and the cursors on.
+
+        `matches` is a test no SQL can run (a mitmproxy expression): the simple filters narrow
+        the read in SQL, `matches` sees what is left, SCAN_BATCH at a time, until the page is
+        full. The total is counted once, on a first page, and carried on in the cursors: a
+        session's counter when nothing is filtered, an index count for the simple filters, an
+        estimate (marked so) where counting means reading every flow.
+        """
+        sort = check_order(order)
+        position = Cursor.decode(cursor) if cursor is not None else None
+        if position is not None:
+            if offset:
+                raise StoreError("give either a cursor or an offset, not both")
+            sort = position.order
+        limit, offset = max(0, limit), max(0, offset)
+        if matches is None:
+            records, more = self._page_rows(session_id, flow_filter, sort, position, limit, offset)
+            sample = None
+        else:
+            records, more, sample = self._page_matches(
+                session_id, flow_filter, matches, sort, position, limit, offset
+            )
+        if position is not None and position.total is not None:
+            counted = (position.total, position.estimated)
+        else:
+            counted = self._total(session_id, flow_filter, sample, len(records) + offset, more)
+        next_cursor, prev_cursor = links(records, position, sort, more, counted, offset)
+        return FlowPage(records, counted[0], sort, counted[1], offset, next_cursor, prev_cursor)
+
+    def _page_rows(
+        self,
+        session_id: str,
+        flow_filter: FlowFilter,
+        order: Order,
+        position: Cursor | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[FlowRecord], bool]:
+        """A page by SQL alone (one more row than asked says whether more follow)."""
         where, params = flow_filter.where(self.engine.contains)
+        after, sort, keys = seek(position, order)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {FLOW_COLUMNS} FROM flows WHERE session_id = ?{where} "
-                "ORDER BY started_at, id LIMIT ? OFFSET ?",
-                [session_id, *params, max(0, limit), max(0, offset)],
+                f"SELECT {FLOW_COLUMNS} FROM flows WHERE session_id = ?{where}{after} "
+                f"ORDER BY {sort} LIMIT ? OFFSET ?",
+                [session_id, *params, *keys, limit + 1, offset],
             ).fetchall()
-        return [self._record_of(row, {}) for row in rows]
+        records = [record_of(row, {}) for row in rows[:limit]]
+        if position is not None and position.backward:
+            records.reverse()
+        return records, len(rows) > limit
 
-    def list_matching(
+    def _page_matches(
         self,
         session_id: str,
         flow_filter: FlowFilter,
         matches: Callable[[FlowRecord], bool],
-        limit: int = 100,
-        offset: int = 0,
-    ) -> tuple[int, list[FlowRecord]]:
-        """How many records `matches` accepts, and one page of them, oldest first.
-
-        For a test no SQL can run (a mitmproxy expression, which may look at bodies): the
-        simple filters narrow the read in SQL, `matches` sees every record that is left.
-        """
-        total, page = 0, []
-        for batch in self.iter_flow_batches(session_id, flow_filter):
-            for record in batch:
+        order: Order,
+        position: Cursor | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[FlowRecord], bool, tuple[int, int]]:
+        """A page of what `matches` accepts, streamed by key with an early stop; also how many
+        flows were tried and how many of them matched (for an estimate of the total)."""
+        where, params = flow_filter.where(self.engine.contains)
+        found: list[FlowRecord] = []
+        skipped = scanned = matched = 0
+        at = position
+        while True:
+            after, sort, keys = seek(at, order)
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {FLOW_COLUMNS} FROM flows WHERE session_id = ?{where}{after} "
+                    f"ORDER BY {sort} LIMIT ?",
+                    [session_id, *params, *keys, SCAN_BATCH],
+                ).fetchall()
+                bodies = self._read_bodies([row[0] for row in rows])
+            for row in rows:
+                scanned += 1
+                record = record_of(row, bodies)
                 if not matches(record):
                     continue
-                if offset <= total < offset + limit:
-                    page.append(record)
-                total += 1
-        return total, page
+                matched += 1
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                if len(found) == limit:
+                    if position is not None and position.backward:
+                        found.reverse()
+                    return found, True, (scanned, matched)
+                found.append(record)
+            if len(rows) < SCAN_BATCH:
+                if position is not None and position.backward:
+                    found.reverse()
+                return found, False, (scanned, matched)
+            last = rows[-1]
+            backward = position is not None and position.backward
+            at = Cursor(last[2], last[0], order, backward)
+
+    def _total(
+        self,
+        session_id: str,
+        flow_filter: FlowFilter,
+        sample: tuple[int, int] | None,
+        seen: int,
+        more: bool,
+    ) -> tuple[int, bool]:
+        """The count for a first page, and whether it is an estimate.
+
+        `sample` is set when a mitmproxy expression was tried: on how many flows, and how many
+        matched; `seen` is the matches up to the page's end. When the scan reached the session's
+        end the count is exact, else the rate seen is applied to every flow the SQL filters let
+        by.
+        """
+        if sample is not None and not more:
+            return seen, False
+        if flow_filter.indexed or self.count_flows(session_id) <= COUNT_SAMPLE:
+            candidates, estimated = self.count_flows(session_id, flow_filter), False
+        else:
+            candidates, estimated = self._estimated_count(session_id, flow_filter), True
+        if sample is None:
+            return candidates, estimated
+        scanned, matched = sample
+        return max(seen + 1, round(candidates * matched / max(scanned, 1))), True
+
+    def _estimated_count(self, session_id: str, flow_filter: FlowFilter) -> int:
+        """The share of the newest COUNT_SAMPLE flows that match, times the session's flows."""
+        where, params = flow_filter.where(self.engine.contains)
+        with self._lock:
+            (sampled,) = self._db.execute(
+                "SELECT COUNT(*) FROM (SELECT session_id, method, url, host, status FROM flows "
+                "WHERE session_id = ? ORDER BY started_at DESC, id DESC LIMIT ?) AS newest "
+                f"WHERE session_id = ?{where}",
+                [session_id, COUNT_SAMPLE, session_id, *params],
+            ).fetchone()
+        return round(self.count_flows(session_id) * sampled / COUNT_SAMPLE)
 
     def _read_bodies(self, flow_ids: list[str]) -> dict[tuple[str, str], bytes]:
         return _read_bodies(self._db, flow_ids)
-
-    @staticmethod
-    def _record_of(row: tuple[Any, ...], bodies: dict[tuple[str, str], bytes]) -> FlowRecord:
-        """A record from its row; bodies from `bodies`, or only their sizes when not read."""
-        record = FlowRecord.from_json(json.loads(row[15]))
-        request_size, response_size = row[10], row[11]
-        request = record.request
-        request.body = Body(
-            bodies.get((record.id, "request"), b""), request_size, request.body.omitted
-        )
-        if (response := record.response) is not None:
-            response.body = Body(
-                bodies.get((record.id, "response"), b""), response_size, response.body.omitted
-            )
-        return record
 
     def get_flow(self, flow_id: str) -> FlowRecord:
         with self._lock:
@@ -660,7 +710,7 @@ class Store:
             ).fetchone()
             if row is None:
                 raise FlowNotFound(f"no flow with id {flow_id!r}")
-            return self._record_of(row, self._read_bodies([flow_id]))
+            return record_of(row, self._read_bodies([flow_id]))
 
     # Artifacts
 
@@ -820,7 +870,7 @@ class Store:
             live = {row[0] for row in db.execute("SELECT id FROM sessions")}
             there = self._flow_ids_here(db, [record.id for record in records])
             fresh = [r for r in records if r.session_id in live and r.id not in there]
-            self._insert_records(db, fresh)
+            self._insert_records(db, fresh, None)
         return len(fresh)
 
     @staticmethod

@@ -166,6 +166,22 @@ class PostgresEngine:
         return f"strpos({column}, ?) > 0"
 
     @staticmethod
+    def size(db: Connection) -> int:
+        """The bytes of mitmtape's tables (with indexes and TOAST) in its schema."""
+        row = db.execute(
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def vacuum(db: Connection) -> None:
+        """Dead rows' space made free for new ones (and trailing pages returned), statistics
+        refreshed; takes no lock that stops a writer (unlike VACUUM FULL)."""
+        db.execute("VACUUM (ANALYZE) flows, bodies, sessions, artifacts")
+
+    @staticmethod
     def insert_bodies(db: Connection, bodies: list[tuple[str, str, bytes]]) -> None:
         """Bodies as bytea, in the same pipeline as their flows."""
         db.executemany("INSERT INTO bodies (flow_id, part, data) VALUES (?, ?, ?)", bodies)

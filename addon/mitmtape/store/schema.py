@@ -65,12 +65,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX artifacts_by_session ON artifacts (session_id, type, created_at)",
         "CREATE INDEX artifacts_by_time ON artifacts (created_at)",
     ),
+    (
+        # Session counters, kept by every write and delete in its own transaction, so listing
+        # sessions reads one row each instead of counting every flow.
+        "ALTER TABLE sessions ADD COLUMN flow_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sessions ADD COLUMN total_size INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sessions ADD COLUMN first_flow_at TEXT",
+        "ALTER TABLE sessions ADD COLUMN last_flow_at TEXT",
+        """UPDATE sessions SET
+            flow_count = (SELECT COUNT(*) FROM flows WHERE session_id = sessions.id),
+            total_size = (SELECT COALESCE(SUM(request_size + response_size), 0)
+                          FROM flows WHERE session_id = sessions.id),
+            first_flow_at = (SELECT MIN(started_at) FROM flows WHERE session_id = sessions.id),
+            last_flow_at = (SELECT MAX(started_at) FROM flows WHERE session_id = sessions.id)""",
+        # No query reads by source or by size; every insert paid for both.
+        "DROP INDEX flows_by_source",
+        "DROP INDEX flows_sizes",
+        # A filtered page is read in time order straight from its filter's index (no sort of
+        # every match); a status range still sorts, or walks flows_by_time when matches are
+        # common (the planner's choice).
+        "DROP INDEX flows_by_method",
+        "DROP INDEX flows_by_host",
+        "CREATE INDEX flows_by_method ON flows (session_id, method, started_at, id)",
+        "CREATE INDEX flows_by_host ON flows (session_id, host, started_at, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 FLOW_COLUMNS = (
     "id, session_id, started_at, duration_ms, source, method, url, host, path, status, "
     "request_size, response_size, content_type, tags, error, record"
+)
+SESSION_COLUMNS = (
+    "id, name, description, created_at, updated_at, active, "
+    "flow_count, total_size, first_flow_at, last_flow_at"
 )
 ARTIFACT_COLUMNS = (
     "id, type, session_id, title, summary, file_name, media_type, size, metadata, created_at"

@@ -18,6 +18,10 @@ from mitmtape.store.errors import StoreError
 BUSY_TIMEOUT_MS = 10_000
 # Bodies larger than this are written by incremental blob I/O, a chunk of this size at a time.
 BLOB_CHUNK_BYTES = 1 << 20
+# Free pages handed back per step of `vacuum` (4 MB of 4 KB pages): each step is a short write.
+VACUUM_PAGES = 1_000
+# `PRAGMA auto_vacuum` value of a file that frees pages on request (`incremental_vacuum`).
+INCREMENTAL = 2
 
 
 class SqliteEngine:
@@ -51,6 +55,9 @@ class SqliteEngine:
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            # Takes effect in a new file only (before its first table): `vacuum` then frees
+            # pages in short steps instead of rewriting the whole file.
+            db.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
@@ -95,6 +102,24 @@ class SqliteEngine:
     def listen(stop: threading.Event) -> Iterator[list[str]]:
         """Nothing to hear: the iterator ends at once."""
         return iter(())
+
+    def size(self, db: sqlite3.Connection) -> int:
+        """The file and its write-ahead log, in bytes."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return sum(path.stat().st_size for path in (self.path, wal) if path.exists())
+
+    @staticmethod
+    def vacuum(db: sqlite3.Connection) -> None:
+        """Free pages go back to the file system: in short steps in a file made for it, else by
+        one rewrite that also makes it so (a file of an older mitmtape, once), then the log is
+        emptied."""
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+            while db.execute("PRAGMA freelist_count").fetchone()[0]:
+                db.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})").fetchall()
+        else:
+            db.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
+            db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     @staticmethod
     def insert_bodies(db: sqlite3.Connection, bodies: list[tuple[str, str, bytes]]) -> None:

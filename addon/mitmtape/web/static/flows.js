@@ -1,4 +1,6 @@
-// A session's flows: the filter form, one page of rows, the pager.
+// A session's flows: the filter form, one page of rows, the pager. Pages move by the API's
+// cursors (`next`, `prev`), so the millionth flow costs what the first does; `order=desc` shows
+// the newest flows first, and `n` (the page's number) only labels where the reader is.
 
 import { api, sessionPath } from "./api.js";
 import { $, el } from "./dom.js";
@@ -12,12 +14,13 @@ export const PAGE_SIZE = 100;
 export async function showSession() {
   show("session");
   const id = state.params.get("session");
-  const offset = Math.max(0, Number(state.params.get("offset")) || 0);
   const form = $("#filters");
   for (const key of FILTER_KEYS) form.elements[key].value = state.params.get(key) || "";
   const query = filterQuery();
   query.set("limit", PAGE_SIZE);
-  query.set("offset", offset);
+  const cursor = state.params.get("cursor");
+  if (cursor) query.set("cursor", cursor);
+  else if (state.params.get("order") === "desc") query.set("order", "desc");
   $("#flow-count").textContent = "Loading…";
   const [session, page] = await Promise.all([
     api(sessionPath(id)),
@@ -46,14 +49,27 @@ function showPage(page) {
   showCount();
 }
 
+// The page's number in the address (1 without one): where its rows sit in the order shown.
+function pageNumber() {
+  return Math.max(1, Number(state.params.get("n")) || 1);
+}
+
 export function showCount() {
   const page = state.page;
-  const first = page.total === 0 ? 0 : page.offset + 1;
-  const last = page.offset + page.flows.length;
-  $("#flow-count").textContent = `${number(page.total)} ${filtered() ? "matching flows" : "flows"}`;
-  $("#page-info").textContent = `${number(first)}–${number(last)} of ${number(page.total)}`;
-  $("#prev").disabled = page.offset === 0;
-  $("#next").disabled = last >= page.total;
+  const about = page.total_estimated ? "about " : "";
+  const first = page.flows.length === 0 ? 0 : (pageNumber() - 1) * PAGE_SIZE + 1;
+  const last = first === 0 ? 0 : first + page.flows.length - 1;
+  const noun = filtered() ? "matching flows" : "flows";
+  $("#flow-count").textContent = `${about}${number(page.total)} ${noun}`;
+  const order = page.order === "desc" ? ", newest first" : "";
+  $("#page-info").textContent = `${number(first)}–${number(last)} of ${about}${number(page.total)}${order}`;
+  $("#prev").disabled = !page.prev;
+  $("#next").disabled = !page.next;
+}
+
+// The address of another page: a cursor and the page's number, filters and order kept.
+function pageParams(cursor, number) {
+  return withParams({ cursor, n: number > 1 ? number : null });
 }
 
 function statusClass(status) {
@@ -86,16 +102,16 @@ export function flowRow(flow) {
 export function wireFlows() {
   $("#filters").addEventListener("submit", (event) => {
     event.preventDefault();
-    const changes = { offset: null };
+    const changes = { cursor: null, n: null };
     for (const key of FILTER_KEYS) changes[key] = event.target.elements[key].value.trim();
     go(withParams(changes));
   });
   $("#filters").addEventListener("reset", (event) => {
     event.preventDefault();
-    go(withParams(Object.fromEntries([...FILTER_KEYS, "offset"].map((key) => [key, null]))));
+    go(withParams(Object.fromEntries([...FILTER_KEYS, "cursor", "n"].map((key) => [key, null]))));
   });
-  $("#prev").addEventListener("click", () => {
-    go(withParams({ offset: Math.max(0, state.page.offset - PAGE_SIZE) || null }));
-  });
-  $("#next").addEventListener("click", () => go(withParams({ offset: state.page.offset + PAGE_SIZE })));
+  $("#prev").addEventListener("click", () => go(pageParams(state.page.prev, pageNumber() - 1)));
+  $("#next").addEventListener("click", () => go(pageParams(state.page.next, pageNumber() + 1)));
+  $("#oldest").addEventListener("click", () => go(withParams({ cursor: null, n: null, order: null })));
+  $("#newest").addEventListener("click", () => go(withParams({ cursor: null, n: null, order: "desc" })));
 }

@@ -15,9 +15,16 @@ function onFlowCreated(flow) {
   if (!page || !state.session || flow.session_id !== state.session.id || !open) return;
   if (filtered()) return;
   page.total += 1;
-  if (page.flows.length < PAGE_SIZE && page.offset + page.flows.length === page.total - 1) {
+  const body = $("#flows tbody");
+  if (page.order === "desc" && !page.prev) {
+    // The newest page, newest first: the new flow goes on top. No row makes way, so the
+    // page's `next` still starts right after its last row.
+    page.flows.unshift(flow);
+    body.prepend(flowRow(flow));
+  } else if (page.order !== "desc" && !page.next && page.flows.length < PAGE_SIZE) {
+    // The last page, oldest first, with room: the new flow goes below.
     page.flows.push(flow);
-    $("#flows tbody").append(flowRow(flow));
+    body.append(flowRow(flow));
   }
   showCount();
 }
