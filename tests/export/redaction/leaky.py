@@ -3,7 +3,8 @@ a search that finds a secret however an export spells it.
 
 Each secret is a unique word, so a hit can only mean that value leaked. The search looks at
 the file raw, URL-decoded, JSON-unescaped (every string of a JSON file), and base64-decoded
-(every base64 run, gunzipped when it is gzip), as a person would who wanted the secret.
+(every base64 run, decompressed when it is gzip, deflate, brotli or zstd), as a person would who
+wanted the secret; a `.mitm` flow file is also read as mitmproxy shows it (`flow_file_view`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import io
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
+
+from mitmproxy import io as mitmproxy_io
+from mitmproxy.net import encoding
 
 from mitmtape.model import Body, FlowRecord, Request, Response, WebSocketMessage
 
@@ -52,6 +56,11 @@ SECRETS: dict[str, str] = {
     "binary-typed json password": "leakOctetPassword19",
     "gzip json secret": "leakGzipSecret20",
     "base64 text body secret": "leakBase64Secret21",
+    "deflate json password": "leakDeflatePassword22",
+    "brotli json access_token": "leakBrotliToken23",
+    "x-gzip json api_key": "leakXGzipApiKey24",
+    "plain json labelled gzip": "leakMislabelledSecret25",
+    "websocket binary json sessionid": "leakWebSocketBinary26",
 }
 JWT_PAYLOADS = ("leakJwtPayloadA", "leakJwtPayloadB")
 
@@ -151,15 +160,61 @@ def _encoded() -> FlowRecord:
 
 def _websocket() -> FlowRecord:
     message = json.dumps({"type": "hello", "token": SECRETS["websocket json token"]}).encode()
+    binary = json.dumps({"sessionid": SECRETS["websocket binary json sessionid"]}).encode()
     return FlowRecord(
         request=Request("GET", "https://ws.example.com/socket"),
         response=Response(101, "Switching Protocols"),
-        websocket=[WebSocketMessage(True, "text", 1.0, message)],
+        websocket=[
+            WebSocketMessage(True, "text", 1.0, message),
+            WebSocketMessage(False, "binary", 2.0, binary),
+        ],
+    )
+
+
+def _json_body(coding: str, wire: bytes) -> tuple[list[tuple[str, str]], Body]:
+    return [("Content-Type", "application/json"), ("Content-Encoding", coding)], Body(wire)
+
+
+def _compressed() -> FlowRecord:
+    """deflate and brotli, which mitmproxy's reader and the formats both undo."""
+    s = SECRETS
+    sent = json.dumps({"password": s["deflate json password"]}).encode()
+    received = json.dumps({"access_token": s["brotli json access_token"]}).encode()
+    request_headers, request_body = _json_body("deflate", encoding.encode(sent, "deflate"))
+    response_headers, response_body = _json_body("br", encoding.encode(received, "br"))
+    return FlowRecord(
+        request=Request(
+            "POST", "https://codings.example.com/in", headers=request_headers, body=request_body
+        ),
+        response=Response(200, "OK", headers=response_headers, body=response_body),
+    )
+
+
+def _labelled_oddly() -> FlowRecord:
+    """`x-gzip` (gzip by RFC 9110, which no decoder here knows) and a plain body labelled gzip."""
+    s = SECRETS
+    sent = gzip.compress(json.dumps({"api_key": s["x-gzip json api_key"]}).encode())
+    received = json.dumps({"client_secret": s["plain json labelled gzip"]}).encode()
+    request_headers, request_body = _json_body("x-gzip", sent)
+    response_headers, response_body = _json_body("gzip", received)
+    return FlowRecord(
+        request=Request(
+            "POST", "https://codings.example.com/odd", headers=request_headers, body=request_body
+        ),
+        response=Response(200, "OK", headers=response_headers, body=response_body),
     )
 
 
 def leaky_records() -> list[FlowRecord]:
-    return [_headers_query_json(), _form_and_multipart(), _bodies(), _encoded(), _websocket()]
+    return [
+        _headers_query_json(),
+        _form_and_multipart(),
+        _bodies(),
+        _encoded(),
+        _websocket(),
+        _compressed(),
+        _labelled_oddly(),
+    ]
 
 
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
@@ -177,18 +232,21 @@ def _json_strings(value: Any) -> Iterator[str]:
         yield value
 
 
-def _unzipped(data: bytes) -> bytes:
-    try:
-        return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-    except (OSError, EOFError, zlib.error):
-        return data
+def _decompressed(data: bytes) -> Iterator[bytes]:
+    """The bytes, and what they are once inflated by each content coding that takes them."""
+    yield data
+    for coding in ("gzip", "deflate", "br", "zstd"):
+        try:
+            yield encoding.decode(data, coding)
+        except ValueError:
+            continue
 
 
 def _base64_decoded(data: bytes) -> Iterator[bytes]:
     for run in _BASE64_RUN.findall(data):
         for decode in (base64.b64decode, base64.urlsafe_b64decode):
             try:
-                yield _unzipped(decode(run + b"=" * (-len(run) % 4)))
+                yield from _decompressed(decode(run + b"=" * (-len(run) % 4)))
             except (binascii.Error, ValueError):
                 continue
 
@@ -211,3 +269,19 @@ def readings(data: bytes) -> Iterator[bytes]:
 def found_in(data: bytes, secrets: Iterator[str] | tuple[str, ...] | list[str]) -> set[str]:
     views = list(readings(data))
     return {secret for secret in secrets if any(secret.encode() in view for view in views)}
+
+
+def flow_file_view(data: bytes) -> bytes:
+    """A `.mitm` file as mitmproxy shows it: each flow's URL and headers, its bodies with their
+    `Content-Encoding` undone by `get_content()` (and inflated by hand, for a coding it does not
+    know such as `x-gzip`), and its WebSocket messages."""
+    seen: list[bytes] = []
+    for flow in mitmproxy_io.FlowReader(io.BytesIO(data)).stream():
+        seen.append(flow.request.url.encode())
+        for message in (flow.request, flow.response):
+            if message is not None:
+                seen += [bytes(message.headers), message.get_content(strict=False) or b""]
+                seen += _decompressed(message.raw_content or b"")
+        if flow.websocket is not None:
+            seen += [message.content for message in flow.websocket.messages]
+    return b"\n".join(seen)

@@ -3,6 +3,8 @@
 Real records go into a real store and out through the real pipeline, so what is checked is
 what a person would share. The same exports without redaction hold the secrets (so the test
 can fail), and redacted HAR and Postman files still pass their schemas and mitmproxy's reader.
+A `.mitm` file is searched as its bytes and as mitmproxy reads it: bodies decoded by
+`get_content()` (gzip, deflate, brotli), WebSocket messages.
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ from mitmproxy.io import har as mitmproxy_har
 from mitmtape.export.formats import FORMATS
 from mitmtape.export.pipeline import ExportOptions, export_session
 from mitmtape.store import Store
-from tests.export.redaction.leaky import JWT_PAYLOADS, SECRETS, found_in, leaky_records
+from tests.export.redaction.leaky import (
+    JWT_PAYLOADS,
+    SECRETS,
+    flow_file_view,
+    found_in,
+    leaky_records,
+)
 
 HERE = Path(__file__).parent.parent
 HAR_SCHEMA = json.loads((HERE / "har-1.2.schema.json").read_text())
 POSTMAN_SCHEMA = json.loads((HERE / "postman-collection-v2.1.0.schema.json").read_text())
-# The formats that carry every place readably (the flow file keeps gzip bodies compressed; CSV
-# carries URLs only, Postman requests only).
-LOSSLESS_ENOUGH = {"har", "json"}
+# The formats that carry every place readably (CSV carries URLs only, Postman requests only).
+LOSSLESS_ENOUGH = {"har", "json", "mitm"}
 
 
 @pytest.fixture
@@ -42,12 +49,18 @@ def exported(store: Store, session: str, name: str, folder: Path, redact) -> byt
     return result.path.read_bytes()
 
 
+def searchable(store: Store, session: str, name: str, folder: Path, redact) -> bytes:
+    """The export as a person would search it: a flow file also as mitmproxy shows it."""
+    data = exported(store, session, name, folder, redact)
+    return data + b"\n" + flow_file_view(data) if name == "mitm" else data
+
+
 @pytest.mark.parametrize("mode", [True, "strict"])
 @pytest.mark.parametrize("name", list(FORMATS))
 def test_a_redacted_export_leaks_no_secret_read_any_way(
     store: Store, leaky_session: str, tmp_path: Path, name: str, mode
 ) -> None:
-    data = exported(store, leaky_session, name, tmp_path, mode)
+    data = searchable(store, leaky_session, name, tmp_path, mode)
     hidden = [*SECRETS.values(), *(JWT_PAYLOADS if mode == "strict" else ())]
     assert found_in(data, hidden) == set()
 
@@ -56,7 +69,7 @@ def test_a_redacted_export_leaks_no_secret_read_any_way(
 def test_the_same_export_without_redaction_holds_the_secrets(
     store: Store, leaky_session: str, tmp_path: Path, name: str
 ) -> None:
-    data = exported(store, leaky_session, name, tmp_path, False)
+    data = searchable(store, leaky_session, name, tmp_path, False)
     found = found_in(data, [*SECRETS.values(), *JWT_PAYLOADS])
     if name in LOSSLESS_ENOUGH:
         assert found == {*SECRETS.values(), *JWT_PAYLOADS}
@@ -71,7 +84,8 @@ def test_a_redacted_har_passes_the_schema_and_mitmproxys_reader(
     har = json.loads(exported(store, leaky_session, "har", tmp_path, mode))
     jsonschema.validate(har, HAR_SCHEMA)
     flows = [mitmproxy_har.request_to_flow(entry) for entry in har["log"]["entries"]]
-    assert [flow.request.method for flow in flows] == ["POST", "POST", "PUT", "POST", "GET"]
+    methods = ["POST", "POST", "PUT", "POST", "GET", "POST", "POST"]
+    assert [flow.request.method for flow in flows] == methods
     form = har["log"]["entries"][1]["request"]["postData"]
     assert form["params"] == [
         {"name": "user", "value": "alice"},
@@ -90,3 +104,17 @@ def test_a_redacted_postman_collection_passes_its_schema(
     collection = json.loads(exported(store, leaky_session, "postman", tmp_path, mode))
     jsonschema.validate(collection, POSTMAN_SCHEMA)
     json.loads(collection["item"][0]["request"]["body"]["raw"])  # still JSON after masking
+
+
+def test_a_flow_file_read_by_mitmproxy_shows_no_secret_where_its_bytes_hide_them(
+    store: Store, leaky_session: str, tmp_path: Path
+) -> None:
+    """Compressed bodies hide their secrets from a search of the file's bytes: only the
+    decoded reading can show that redaction reached them."""
+    data = exported(store, leaky_session, "mitm", tmp_path, False)
+    compressed = {SECRETS[place] for place in ("deflate json password", "gzip json secret")}
+    assert found_in(data, compressed) == set()
+    assert found_in(flow_file_view(data), compressed) == compressed
+    redacted = flow_file_view(exported(store, leaky_session, "mitm", tmp_path / "r", True))
+    assert found_in(redacted, compressed) == set()
+    assert b'{"password": "***"}' in redacted and b'{"secret": "***"}' in redacted

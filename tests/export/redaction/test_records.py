@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import bz2
 import gzip
 import json
+from collections.abc import Callable
 
 import pytest
+from mitmproxy.net import encoding
 
+from mitmtape.capture.record import record_to_flow
 from mitmtape.export.redaction import Redaction, Tally, redact_record
 from mitmtape.model import Body, FlowRecord, Request, Response, WebSocketMessage
 
@@ -78,6 +82,8 @@ def test_other_headers_keep_value_order_and_repeats() -> None:
     ],
 )
 def test_every_request_cookie_loses_its_value_and_keeps_its_name(value, masked, cookies) -> None:
+    # The spec (section 3): cookie values become `***`, in the header and in HAR cookie lists;
+    # the names stay, so a HAR's cookie list still says which cookies were sent.
     done, counts = redact(request(headers=[("Cookie", value)]))
     assert done.request.headers == [("Cookie", masked)]
     assert counts["cookies"] == cookies
@@ -169,6 +175,49 @@ def test_json_is_searched_whatever_the_content_type_says_and_through_gzip() -> N
     assert json.loads(gzip.decompress(done.response.body.data)) == {"refresh_token": "***"}
 
 
+def _coded(*codings: str) -> Callable[[bytes], bytes]:
+    def wire(data: bytes) -> bytes:
+        for coding in codings:
+            data = encoding.encode(data, coding)
+        return data
+
+    return wire
+
+
+def _as_is(data: bytes) -> bytes:
+    return data
+
+
+# Content-Encoding lines, how the body was put on the wire, and how a person gets it back.
+CODINGS = {
+    "deflate": (["deflate"], _coded("deflate"), lambda d: encoding.decode(d, "deflate")),
+    "brotli": (["br"], _coded("br"), lambda d: encoding.decode(d, "br")),
+    "zstd": (["zstd"], _coded("zstd"), lambda d: encoding.decode(d, "zstd")),
+    "two lines": (
+        ["gzip", "br"],
+        _coded("gzip", "br"),
+        lambda d: gzip.decompress(encoding.decode(d, "br")),
+    ),
+    "x-gzip (RFC 9110)": (["x-gzip"], gzip.compress, gzip.decompress),
+    "none": (["none"], _as_is, _as_is),
+    "plain text labelled gzip": (["gzip"], _as_is, _as_is),
+    "a coding nobody decodes": (["compress"], _as_is, _as_is),
+    "bz2 (mitmproxy reads it)": (["bz2"], bz2.compress, bz2.decompress),
+}
+
+
+@pytest.mark.parametrize("case", list(CODINGS))
+def test_a_body_is_searched_as_its_readers_decode_it_and_put_back_the_same_way(case) -> None:
+    lines, wire, unwire = CODINGS[case]
+    headers = [("Content-Type", "application/json")]
+    headers += [("Content-Encoding", coding) for coding in lines]
+    done, counts = redact(response(headers, wire(b'{"secret": "coded-s3"}')))
+    assert json.loads(unwire(done.response.body.data)) == {"secret": "***"}
+    assert counts["body_fields"] == 1
+    shown = record_to_flow(done).response.get_content(strict=False)  # mitmproxy's reader
+    assert b"coded-s3" not in shown
+
+
 def test_a_body_that_is_base64_of_text_is_searched_and_encoded_again() -> None:
     inner = base64.b64encode(b'{"secret": "b64-s3"}')
     done, counts = redact(response([("Content-Type", "application/octet-stream")], inner))
@@ -241,6 +290,27 @@ def test_bodies_by_url_pattern_become_empty_and_say_so(pattern, url, omitted) ->
         assert counts["bodies"] == 2
     else:
         assert bodies == (record.request.body, record.response.body)
+
+
+def test_bodies_by_url_pattern_blank_websocket_messages_too() -> None:
+    record = FlowRecord(
+        request=Request("GET", "https://ws.example.com/live"),
+        response=Response(101),
+        websocket=[
+            WebSocketMessage(True, "text", 1.0, b"hello, anything"),
+            WebSocketMessage(False, "binary", 2.0, b"\x00\x01"),
+            WebSocketMessage(False, "text", 3.0, b""),
+        ],
+    )
+    done, counts = redact(record, bodies=("ws.example.com/live",))
+    assert done.websocket == [
+        WebSocketMessage(True, "text", 1.0, b""),
+        WebSocketMessage(False, "binary", 2.0, b""),
+        WebSocketMessage(False, "text", 3.0, b""),
+    ]
+    assert counts["bodies"] == 2
+    untouched, _ = redact(record, bodies=("/other",))
+    assert untouched.websocket == record.websocket
 
 
 def test_a_record_without_secrets_comes_back_equal_and_counts_nothing(record_kinds) -> None:

@@ -16,11 +16,11 @@ LEAKY_COUNTS = {
     "headers": 3,
     "cookies": 3,
     "query_parameters": 5,
-    "body_fields": 8,
+    "body_fields": 13,
     "jwts": 2,
     "bodies": 0,
 }
-LEAKY_TEXT = "3 headers, 3 cookies, 5 query parameters, 8 body fields, 2 JWTs"
+LEAKY_TEXT = "3 headers, 3 cookies, 5 query parameters, 13 body fields, 2 JWTs"
 
 
 @pytest.fixture
@@ -96,3 +96,11 @@ def test_a_mode_other_than_false_true_strict_is_refused_in_one_sentence(mode: st
 )
 def test_the_three_mode_words_are_taken(mode: str, parsed) -> None:
     assert ExportOptions(redact=mode).redact == parsed
+
+
+def test_body_patterns_blank_the_messages_of_a_websocket_flow(store, leaky_session, tmp_path):
+    options = ExportOptions(redact=True, redact_bodies=("ws.example.com/socket",))
+    result = export_session(store, leaky_session, "har", tmp_path, options)
+    entry = json.loads(result.path.read_text())["log"]["entries"][4]
+    assert [message["data"] for message in entry["_webSocketMessages"]] == ["", ""]
+    assert result.redacted.counts["bodies"] == 2

@@ -32,6 +32,7 @@ __all__ = [
     "SecretNames",
     "Tally",
     "parse_mode",
+    "redact_one",
     "redact_record",
     "redacted",
     "redaction_for",
@@ -73,3 +74,15 @@ def redacted(
 ) -> Iterator[FlowRecord]:
     """What the pipeline hands a format when redaction is on; `tally` grows as it streams."""
     return (redact_record(record, redaction, tally) for record in records)
+
+
+def redact_one(
+    record: FlowRecord, mode: RedactMode, names: Sequence[str] = (), bodies: Sequence[str] = ()
+) -> tuple[FlowRecord, Tally | None]:
+    """One record as a door that hands out a single flow (copy as code) shows it, and what was
+    masked; None when redaction is off, so the door says nothing about it."""
+    redaction = redaction_for(mode, names, bodies)
+    if redaction is None:
+        return record, None
+    tally = Tally()
+    return redact_record(record, redaction, tally), tally

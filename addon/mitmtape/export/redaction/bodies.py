@@ -1,10 +1,11 @@
 """Secrets inside bodies: JSON at any depth, form and multipart fields, base64 text, JWTs.
 
 A body is searched whatever its content type says (a JSON body sent as `text/plain` or
-`application/octet-stream` still leaks), after its `Content-Encoding` is undone; a masked body
-is encoded again the same way, so the record stays what its headers say it is. A masked body
-stays valid JSON or form data. Bytes that are not UTF-8 are carried through untouched
-(`surrogateescape`), so a multipart body with a binary file part keeps its file.
+`application/octet-stream` still leaks), after its `Content-Encoding` is undone as each reader
+of the export would undo it (`read_as_readers_do`); a masked body is encoded again the same way,
+so the record stays what its headers say it is. A masked body stays valid JSON or form data.
+Bytes that are not UTF-8 are carried through untouched (`surrogateescape`), so a multipart body
+with a binary file part keeps its file.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mitmproxy.net import encoding
 
-from mitmtape.export.decode import content_decode
+from mitmtape.export.decode import CONTENT_CODINGS, NO_CODING
 from mitmtape.export.redaction.names import SecretNames
 from mitmtape.export.redaction.tally import Tally
 from mitmtape.export.redaction.values import MASK, mask_jwts, mask_pairs, mask_url
@@ -32,6 +36,10 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _PART_NAME = re.compile(r'\bname="([^"]*)"', re.IGNORECASE)
 _URL_PREFIXES = ("http://", "https://", "/")
+# RFC 9110, 8.4.1: a recipient should take `x-gzip` as `gzip`; neither mitmproxy nor the formats
+# decode it, but a person (or a browser) reading the body would.
+CODING_ALIASES = {"x-gzip": "gzip"}
+Encoder = Callable[[bytes], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +152,51 @@ def redact_bytes(data: bytes, content_type: str, rules: TextRules) -> bytes:
 
 
 def redact_wire(data: bytes, content_type: str, content_encoding: str, rules: TextRules) -> bytes:
-    """A body as it crossed the wire: decoded, searched, and encoded again when changed."""
-    decoded = content_decode(data, content_encoding)
-    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
-    if decoded is data and any(c not in ("identity",) for c in codings):
-        return data  # an encoding nobody can undo: nothing readable to search
+    """A body as it crossed the wire: read as its readers read it, searched, and encoded again
+    the same way when changed."""
+    decoded, encode = read_as_readers_do(data, content_encoding)
     masked = redact_bytes(decoded, content_type, rules)
-    if masked is decoded:
-        return data
+    return data if masked is decoded else encode(masked)
+
+
+def read_as_readers_do(data: bytes, content_encoding: str) -> tuple[bytes, Encoder]:
+    """The body as whoever opens the export sees it, and how to put a masked copy back.
+
+    mitmtape's formats undo each coding of a list (`gzip, br`); mitmproxy reading a `.mitm` file
+    undoes the header as one name, which covers a few more (`none`, `deflateraw`, Python codecs
+    such as `bz2`). Bytes no coding undoes are read as they are: a body labelled `gzip` that is
+    plain text, or `Content-Encoding: compress`, is still searched, since a person reads it so.
+    """
+    codings = [CODING_ALIASES.get(c, c) for c in _codings(content_encoding)]
+    if not codings:
+        return data, _as_is
+    if CONTENT_CODINGS.issuperset(codings):
+        with suppress(ValueError):
+            return _undo(data, codings), partial(_redo, codings=codings)
+    with suppress(ValueError, TypeError):  # TypeError: a codec for text, not bytes (`rot13`)
+        decoded = encoding.decode(data, content_encoding)
+        if isinstance(decoded, bytes):
+            return decoded, partial(encoding.encode, encoding=content_encoding)
+    return data, _as_is
+
+
+def _codings(content_encoding: str) -> list[str]:
+    listed = (coding.strip().lower() for coding in content_encoding.split(","))
+    return [coding for coding in listed if coding not in NO_CODING]
+
+
+def _undo(data: bytes, codings: list[str]) -> bytes:
+    """Codings were applied left to right, so they come off right to left."""
+    for coding in reversed(codings):
+        data = encoding.decode(data, coding)
+    return data
+
+
+def _redo(data: bytes, codings: list[str]) -> bytes:
     for coding in codings:
-        if coding != "identity":
-            masked = encoding.encode(masked, coding)
-    return masked
+        data = encoding.encode(data, coding)
+    return data
+
+
+def _as_is(data: bytes) -> bytes:
+    return data

@@ -1,8 +1,9 @@
 """Redaction of one flow record: every place item 1 of issue 17 lists, in one pass.
 
 Headers, cookies, the URL (and the `path` shown beside it), URL-valued headers, bodies and
-WebSocket messages. The record handed in is left alone, a copy comes back: the pipeline may
-still need the original, and the database is never touched.
+WebSocket messages (emptied, as bodies are, for a URL `--redact-bodies` names). The record
+handed in is left alone, a copy comes back: the pipeline may still need the original, and the
+database is never touched.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def redact_body(body: Body, headers: Headers, rules: TextRules) -> tuple[Body, H
     if body.omitted is not None or not body.data:
         return body, headers
     content_type = _header(headers, "content-type")
-    data = redact_wire(body.data, content_type, _header(headers, "content-encoding"), rules)
+    # Header lines repeated are one list (as mitmproxy reads them): `gzip` then `br` is `gzip, br`.
+    codings = ", ".join(value for name, value in headers if name.lower() == "content-encoding")
+    data = redact_wire(body.data, content_type, codings, rules)
     if data is body.data:
         return body, headers
     resized = [
@@ -105,6 +108,15 @@ def omitted(body: Body, tally: Tally) -> Body:
 def redact_message(message: WebSocketMessage, rules: TextRules) -> WebSocketMessage:
     content = redact_bytes(message.content, "", rules)
     return message if content is message.content else replace(message, content=content)
+
+
+def blanked(message: WebSocketMessage, tally: Tally) -> WebSocketMessage:
+    """A WebSocket flow's messages are its body: `--redact-bodies` empties each one, keeping
+    its direction, type and time (a message has no field to say why it is empty)."""
+    if not message.content:
+        return message
+    tally.add("bodies")
+    return replace(message, content=b"")
 
 
 def redact_request(request: Request, rules: TextRules, omit: bool) -> Request:
@@ -142,7 +154,10 @@ def redact_record(record: FlowRecord, redaction: Redaction, tally: Tally) -> Flo
     response = record.response
     websocket = record.websocket
     if websocket is not None:
-        websocket = [redact_message(message, rules) for message in websocket]
+        websocket = [
+            blanked(message, tally) if omit else redact_message(message, rules)
+            for message in websocket
+        ]
     return replace(
         record,
         request=redact_request(record.request, rules, omit),
