@@ -291,3 +291,17 @@ def test_filtered_pages_can_use_their_index_on_the_server(
         )
         pg._db.execute("RESET enable_seqscan")
     assert index in plans and "Seq Scan on flows" not in plans
+
+
+@pytest.mark.parametrize("size", [engine.COPY_BODY_MAX, engine.COPY_BODY_MAX + 1])
+def test_bodies_at_the_copy_limit_and_past_it_come_back_whole(
+    pg: Store, make_record: RecordFactory, size: int
+) -> None:
+    session = pg.active_session().id
+    body = bytes(range(256)) * (size // 256)
+    body = (body + b"\\x00\n\t\r")[:size]
+    record = make_record(session_id=session, response_body=body, request_body=b"\\N\x00")
+    pg.add_flows([record, make_record(session_id=session)])
+    back = pg.get_flow(record.id)
+    assert back.response is not None and back.response.body.data == body
+    assert back.request.body.data == b"\\N\x00"

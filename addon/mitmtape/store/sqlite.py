@@ -11,8 +11,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from mitmtape.store.errors import StoreError
+from mitmtape.store.schema import FLOW_COLUMNS
 
 # Writers wait this long for another process's transaction before giving up.
 BUSY_TIMEOUT_MS = 10_000
@@ -120,6 +122,10 @@ class SqliteEngine:
             db.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
             db.execute("VACUUM")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    @staticmethod
+    def insert_flows(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        db.executemany(f"INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 16)})", rows)
 
     @staticmethod
     def insert_bodies(db: sqlite3.Connection, bodies: list[tuple[str, str, bytes]]) -> None:
