@@ -247,6 +247,41 @@ def test_a_body_over_the_request_limit_is_a_413_naming_it(
     assert client.get("/api/v1/sessions").status_code == 200
 
 
+def chunked(size: int, piece: int = 64 * 1024) -> Iterator[bytes]:
+    """A body sent without Content-Length (httpx sends an iterator chunked)."""
+    for start in range(0, size, piece):
+        yield b"x" * min(piece, size - start)
+
+
+@pytest.mark.parametrize("path", ["/sessions", "/compare?a=x&b=y"])
+def test_a_chunked_body_over_the_limit_is_a_413_naming_it(client: httpx.Client, path) -> None:
+    response = client.post(f"/api/v1{path}", content=chunked(REQUEST_BODY_MAX + 1))
+    assert response.status_code == 413
+    assert response.json()["error"] == (
+        "the request body is over 1,048,576 bytes; this endpoint takes at most 1,048,576 bytes"
+    )
+    assert client.get("/api/v1/sessions").status_code == 200
+
+
+def test_a_chunked_body_over_the_limit_without_the_token_is_401(server: ApiServer) -> None:
+    response = httpx.post(
+        f"{server.url}/api/v1/sessions", content=chunked(REQUEST_BODY_MAX + 1), timeout=10
+    )
+    assert response.status_code == 401 and response.content == b""
+
+
+def test_a_chunked_body_at_the_limit_reaches_the_endpoint(client: httpx.Client) -> None:
+    document = b'{"name": "chunked"}'
+    body = document + b" " * (REQUEST_BODY_MAX - len(document))
+
+    def pieces() -> Iterator[bytes]:
+        yield body[:1000]
+        yield body[1000:]
+
+    response = client.post("/api/v1/sessions", content=pieces())
+    assert response.status_code == 201 and response.json()["name"] == "chunked"
+
+
 def test_a_body_at_the_request_limit_reaches_the_endpoint(client: httpx.Client) -> None:
     response = client.post("/api/v1/sessions", content=b" " * REQUEST_BODY_MAX)
     assert response.status_code == 400

@@ -27,7 +27,13 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from mitmtape.api import handlers
-from mitmtape.api.base import REQUEST_BODY_MAX, BodyTooLargeHandler, NotFoundHandler
+from mitmtape.api.base import (
+    BODY_DISCARD_MAX,
+    REQUEST_BODY_MAX,
+    BodyTooLargeHandler,
+    NotFoundHandler,
+)
+from mitmtape.api.chunked import BoundedChunks, ChunkedTooLargeHandler
 from mitmtape.api.events import FLOW_CREATED, HEARTBEAT_SECONDS, EventHub, FirstTime, encode_event
 from mitmtape.api.openapi import openapi_document
 from mitmtape.api.security import own_origins
@@ -87,8 +93,9 @@ def loopback_address(host: str) -> str:
 
 
 class ApiApplication(Application):
-    """Routes as tornado does, except that a body declared over `REQUEST_BODY_MAX` for a route
-    that reads its body whole goes to `BodyTooLargeHandler` (a 413 the client can read)."""
+    """Routes as tornado does, except that a body over `REQUEST_BODY_MAX` for a route that
+    reads its body whole gets a 413 the client can read: declared, at once
+    (`BodyTooLargeHandler`); chunked, once it has passed the limit (`BoundedChunks`)."""
 
     def get_handler_delegate(
         self,
@@ -99,14 +106,21 @@ class ApiApplication(Application):
         path_kwargs: dict[str, bytes] | None = None,
     ) -> HTTPMessageDelegate:
         declared = request.headers.get("Content-Length", "")
-        if (
-            declared.isdigit()
-            and int(declared) > REQUEST_BODY_MAX
-            and not issubclass(target_class, UploadHandler)
-        ):
+        whole = not issubclass(target_class, UploadHandler)
+        if whole and declared.isdigit() and int(declared) > REQUEST_BODY_MAX:
             target_class, target_kwargs = BodyTooLargeHandler, None
-        return super().get_handler_delegate(
+        route = super().get_handler_delegate(
             request, target_class, target_kwargs, path_args, path_kwargs
+        )
+        if not whole or "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+            return route
+        assert request.connection is not None
+        request.connection.set_max_body_size(BODY_DISCARD_MAX)
+        return BoundedChunks(
+            route,
+            lambda: super(ApiApplication, self).get_handler_delegate(
+                request, ChunkedTooLargeHandler, None, path_args, path_kwargs
+            ),
         )
 
 
