@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -46,15 +47,22 @@ def utc_now() -> datetime:
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds, the one time format mitmtape writes."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # `isoformat()` without a `timespec` is the fastest form; it leaves out a zero fraction.
+    text = moment.isoformat()[:-6]  # `+00:00` becomes `Z`
+    return f"{text}Z" if moment.microsecond else f"{text}.000000Z"
 
 
 def parse_time(text: str) -> datetime:
     """Read an RFC 3339 time with or without fractions, `Z` or an offset; naive means UTC."""
-    moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(text)  # the common form, read as it is
+    except ValueError:
+        moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+        return moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def media_type(content_type: str | None) -> str:
@@ -74,6 +82,8 @@ def is_text(content_type: str | None, data: bytes) -> bool:
     """The spec's text detection: a text content type whose bytes decode as UTF-8."""
     if not is_text_type(content_type):
         return False
+    if data.isascii():  # most text is; this needs no decoded copy
+        return True
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -88,6 +98,30 @@ def header_value(headers: Headers, name: str) -> str | None:
         if key.lower() == wanted:
             return value
     return None
+
+
+# A URL as nearly every flow has one: `scheme://host[:port]`, a host of letters, digits, dots
+# and dashes, then the path up to `?`, `#` or the end. One regex splits it in a fifth of
+# urlsplit's time; anything else (user info, IPv6, an empty port, the tabs and line breaks
+# urlsplit removes) is left to urllib, which this agrees with.
+_PLAIN_URL = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9._~-]+)(?::([0-9]{1,5}))?((?:/[^?#]*)?)(?=[?#]|\Z)"
+)
+PORT_MAX = 65535
+
+
+def plain_url(url: str) -> tuple[str, str, int | None, str] | None:
+    """`(scheme, host, port, path)` of a plain URL, as urlsplit and its `hostname` and `port`
+    give them (scheme and host lower-cased, port None when not written); None for any other
+    URL, which the caller hands to urlsplit."""
+    match = _PLAIN_URL.match(url)
+    if match is None or "\t" in url or "\r" in url or "\n" in url:  # urlsplit removes them
+        return None
+    scheme, host, port, path = match.groups()
+    number = None if port is None else int(port)
+    if number is not None and number > PORT_MAX:
+        return None
+    return scheme.lower(), host.lower(), number, path
 
 
 Omitted = Literal["streamed", "too-large", "redacted"]
@@ -166,7 +200,30 @@ class Body:
 
 
 def headers_to_json(headers: Headers) -> list[list[str]]:
-    return [[name, value] for name, value in headers]
+    return list(map(list, headers))
+
+
+SHARED_HEADERS_KEPT = 4096
+
+
+class _SharedHeaders:
+    """One copy of each header pair seen lately, handed out for every record that has it.
+
+    Most of a record's strings are its headers, and most headers repeat from flow to flow (the
+    same user agent, accept lines, server); a batch of records read for an export would hold
+    thousands of equal copies. Bounded: past SHARED_HEADERS_KEPT pairs it starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def trim(self) -> None:
+        """Forget every pair once there are too many (a capture of ever-new cookies)."""
+        if len(self.pairs) > SHARED_HEADERS_KEPT:
+            self.pairs = {}
+
+
+_SHARED_HEADERS = _SharedHeaders()
 
 
 def headers_from_json(value: Any, where: str) -> Headers:
@@ -176,14 +233,26 @@ def headers_from_json(value: Any, where: str) -> Headers:
     if not isinstance(value, list):
         raise RecordFormatError(f"{where}.headers must be a list")
     pairs: Headers = []
+    shared = _SHARED_HEADERS.pairs.setdefault
     for item in value:
-        if isinstance(item, (list, tuple)) and len(item) == 2:
-            pairs.append((str(item[0]), str(item[1])))
-        elif isinstance(item, dict) and "name" in item:
-            pairs.append((str(item["name"]), str(item.get("value", ""))))
-        else:
-            raise RecordFormatError(f"{where}.headers holds a malformed pair: {item!r}")
+        # What every stored record holds, tested first: a list of two strings.
+        if type(item) is list and len(item) == 2:
+            name, text = item
+            if type(name) is str and type(text) is str:
+                pair = (name, text)
+                pairs.append(shared(pair, pair))
+                continue
+        pairs.append(_header_from_json(item, where))
+    _SHARED_HEADERS.trim()
     return pairs
+
+
+def _header_from_json(item: Any, where: str) -> tuple[str, str]:
+    if isinstance(item, (list, tuple)) and len(item) == 2:
+        return str(item[0]), str(item[1])
+    if isinstance(item, dict) and "name" in item:
+        return str(item["name"]), str(item.get("value", ""))
+    raise RecordFormatError(f"{where}.headers holds a malformed pair: {item!r}")
 
 
 def _optional_headers(value: Any, where: str) -> Headers | None:
@@ -245,13 +314,8 @@ class Request:
             raise RecordFormatError("request has no method")
         if not url:
             raise RecordFormatError("request has no url")
-        parts = urlsplit(url)
-        if not parts.scheme or not parts.netloc:
-            raise RecordFormatError(f"request url is not absolute: {url!r}")
-        try:
-            parts.port  # noqa: B018 - raises on a port out of range (0-65535) or not a number
-        except ValueError:
-            raise RecordFormatError(f"request url has an invalid port: {url!r}") from None
+        if plain_url(url) is None:
+            _check_absolute(url)
         return cls(
             method=method,
             url=url,
@@ -263,6 +327,17 @@ class Request:
             body=Body.from_json(value.get("body")),
             trailers=_optional_headers(value.get("trailers"), "request.trailers"),
         )
+
+
+def _check_absolute(url: str) -> None:
+    """Refuse a URL without a scheme and a host, or with a port that is not one."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise RecordFormatError(f"request url is not absolute: {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range (0-65535) or not a number
+    except ValueError:
+        raise RecordFormatError(f"request url has an invalid port: {url!r}") from None
 
 
 @dataclass(slots=True)
@@ -326,7 +401,14 @@ class Timings:
     receive: int = UNKNOWN_TIME
 
     def to_json(self) -> dict[str, int]:
-        return {phase: getattr(self, phase) for phase in TIMING_PHASES}
+        return {
+            "dns": self.dns,
+            "connect": self.connect,
+            "ssl": self.ssl,
+            "send": self.send,
+            "wait": self.wait,
+            "receive": self.receive,
+        }
 
     @classmethod
     def from_json(cls, value: Any) -> Timings | None:
@@ -334,8 +416,16 @@ class Timings:
             return None
         if not isinstance(value, dict):
             raise RecordFormatError("timings must be an object or null")
+        get = value.get
         try:
-            return cls(**{p: int(value.get(p, UNKNOWN_TIME)) for p in TIMING_PHASES})
+            return cls(
+                int(get("dns", UNKNOWN_TIME)),
+                int(get("connect", UNKNOWN_TIME)),
+                int(get("ssl", UNKNOWN_TIME)),
+                int(get("send", UNKNOWN_TIME)),
+                int(get("wait", UNKNOWN_TIME)),
+                int(get("receive", UNKNOWN_TIME)),
+            )
         except (TypeError, ValueError):
             raise RecordFormatError("timings must hold integer microseconds") from None
 

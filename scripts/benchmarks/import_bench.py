@@ -1,12 +1,16 @@
 """Benchmark: mitmtape's HAR import beside mitmproxy's own HAR reader, on the same files.
 
 Generates a 50,000-entry HAR and a ~250 MB HAR in a temporary folder, then runs each reader in
-its own subprocess (so peak memory is that run's alone) and prints wall time and peak RSS.
-Not a test: figures depend on the machine. Run: python scripts/benchmarks/import_bench.py
+its own subprocess (so peak memory is that run's alone) and prints wall time, CPU time (user +
+system: steadier than wall time on a busy machine) and peak RSS.
+Not a test: figures depend on the machine.
+    python scripts/benchmarks/import_bench.py [--entries 50000] [--megabytes 250]
+        [--readers mitmtape,mitmproxy]
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
@@ -17,7 +21,7 @@ import time
 from pathlib import Path
 
 ENTRIES_SMALL = 50_000
-BIG_FILE_BYTES = 250 * 1024 * 1024
+BIG_FILE_MEGABYTES = 250
 MEMORY_TARGET_MB = 300
 
 MITMTAPE_RUN = """
@@ -123,8 +127,8 @@ def write_har(
     return written
 
 
-def measure(code: str, har: Path, workdir: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB, and the output of one run in a fresh subprocess.
+def measure(code: str, har: Path, workdir: Path) -> tuple[float, float, float, str]:
+    """Wall and CPU seconds, peak RSS in MB, and the output of one run in a fresh subprocess.
 
     `os.wait4` gives the resource usage of that one child, so runs do not mix their peaks.
     """
@@ -144,28 +148,50 @@ def measure(code: str, har: Path, workdir: Path) -> tuple[float, float, str]:
         leftover.unlink()
     if child.returncode != 0:
         raise RuntimeError(err.strip().splitlines()[-1] if err.strip() else "run failed")
-    return wall, usage.ru_maxrss / 1024, out.strip()
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.strip()
+
+
+READERS = {"mitmtape": MITMTAPE_RUN, "mitmproxy": MITMPROXY_RUN}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entries", type=int, default=ENTRIES_SMALL)
+    parser.add_argument("--megabytes", type=int, default=BIG_FILE_MEGABYTES)
+    parser.add_argument("--readers", default=",".join(READERS))
+    args = parser.parse_args()
+    names = args.readers.split(",")
+    if unknown := sorted(set(names) - set(READERS)):
+        parser.error(f"unknown reader {', '.join(unknown)}; choose from {', '.join(READERS)}")
+    readers = {name: READERS[name] for name in names}
     with tempfile.TemporaryDirectory(prefix="mitmtape-import-bench-") as folder:
         workdir = Path(folder)
         files = {
-            f"{ENTRIES_SMALL:,} entries": (workdir / "small.har", {"entries": ENTRIES_SMALL}, 3),
-            "~250 MB": (workdir / "big.har", {"size": BIG_FILE_BYTES}, 40),
+            f"{args.entries:,} entries": (workdir / "small.har", {"entries": args.entries}, 3),
+            f"~{args.megabytes} MB": (
+                workdir / "big.har",
+                {"size": args.megabytes * 1024 * 1024},
+                40,
+            ),
         }
-        print(f"{'file':<18}{'reader':<12}{'entries':>9}{'MB':>8}{'wall s':>9}{'peak MB':>10}")
+        print(
+            f"{'file':<18}{'reader':<12}{'entries':>9}{'MB':>8}{'wall s':>9}{'cpu s':>8}"
+            f"{'peak MB':>10}"
+        )
         for label, (path, limit, body_items) in files.items():
             count = write_har(path, body_items=body_items, **limit)
             size_mb = path.stat().st_size / 1024 / 1024
-            for reader, code in (("mitmtape", MITMTAPE_RUN), ("mitmproxy", MITMPROXY_RUN)):
+            for reader, code in readers.items():
                 try:
-                    wall, peak, out = measure(code, path, workdir)
+                    wall, cpu, peak, out = measure(code, path, workdir)
                 except RuntimeError as exc:
                     print(f"{label:<18}{reader:<12}failed: {exc}")
                     continue
                 read = out.split()[0]
-                print(f"{label:<18}{reader:<12}{read:>9}{size_mb:>8.0f}{wall:>9.2f}{peak:>10.0f}")
+                print(
+                    f"{label:<18}{reader:<12}{read:>9}{size_mb:>8.0f}{wall:>9.2f}{cpu:>8.2f}"
+                    f"{peak:>10.0f}"
+                )
             print(f"{'':<18}({count:,} entries written; memory target {MEMORY_TARGET_MB} MB)")
             path.unlink()
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 import pytest
 from mitmproxy.io import har as mitmproxy_har
+from mitmproxy.net.http import cookies
 
 import mitmtape
 from mitmtape.export import har
@@ -371,3 +374,72 @@ def test_a_body_not_recorded_gets_a_comment_saying_why(run_export) -> None:
     )
     assert (content["size"], entry["response"]["bodySize"]) == (2**31, 2**31)
     assert "text" not in content
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "a=b; c=d",
+        " a = b ;;c; =x; ;",
+        "token=a=b==; empty=",
+        "",
+        'quoted="a;b"; plain=1',
+        "sp=a b;tab=\tx",
+    ],
+)
+def test_cookie_lines_are_read_as_mitmproxy_reads_them(line: str) -> None:
+    assert har.cookie_pairs(line) == [
+        (name, value or "") for name, value in cookies.parse_cookie_header(line)
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "sid=1; Path=/; HttpOnly; Secure",
+        "sid=1; PATH=/a; path=/b; Domain=x.example;;  ; =",
+        "flag; Max-Age=60",
+        "; sid=2",
+        "",
+        "a=1, b=2; Path=/",
+        'q="a;b"; Path=/',
+        "e=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Secure",
+        "e=1; expires=Wed",
+    ],
+)
+def test_set_cookie_lines_are_read_as_mitmproxy_reads_them(line: str) -> None:
+    expected = [
+        (name, value, {key.lower(): text for key, text in attrs.items(multi=True)})
+        for name, value, attrs in cookies.parse_set_cookie_header(line)
+    ]
+    assert har.set_cookies(line) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a.test/p?x=1&y=&z&&w==2#frag",
+        "https://a.test/p#frag?not=query",
+        "https://a.test/p?q=a+b&r=%26",
+        "https://a.test/p?tab=\t1",
+        "https://a.test/p",
+        "https://a.test/p?",
+    ],
+)
+def test_query_strings_are_parsed_as_parse_qsl_parses_them(url: str) -> None:
+    expected = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    assert har.query_string(url) == har.name_values(expected)
+
+
+@pytest.mark.parametrize(
+    "microseconds", [0, 1, 999, 1_234_567, har.EXACT_MICROSECONDS - 1, 2**62 + 1]
+)
+def test_phases_are_milliseconds_to_three_places(microseconds: int) -> None:
+    assert har.phase_ms(microseconds, -1) == round(microseconds / 1000, 3)
+    assert har.phase_ms(-1, 0) == 0
+
+
+def test_times_keep_milliseconds_cut_not_rounded_in_utc() -> None:
+    moment = datetime(2026, 3, 8, 15, 30, 22, 999_999, tzinfo=timezone(timedelta(hours=1)))
+    assert har.iso_time(moment) == "2026-03-08T14:30:22.999Z"
+    assert har.iso_time(moment.replace(microsecond=0)) == "2026-03-08T14:30:22.000Z"

@@ -82,3 +82,29 @@ def test_numbers_are_rewritten_exactly_when_the_parser_cannot_hold_them(
 def test_escaped_backslash_before_u_is_not_a_surrogate_escape() -> None:
     out, _ = guarded(b'["\\\\udc00", "\\ud800"]')
     assert json.loads(out) == ["\\udc00", "\ufffd"]
+
+
+def test_escapes_before_a_quote_keep_strings_apart_in_every_chunking() -> None:
+    # Every escape right before a string's closing quote: brackets inside the strings must not
+    # count, the real nesting after them must.
+    escapes = [b"\\/", b"\\b", b"\\f", b"\\n", b"\\r", b"\\t", b"\\u0041", b"\\\\", b'\\"']
+    strings = [b'"[[[[' + escape + b'"' for escape in escapes]
+    document = b"[" + b", ".join([*strings, nested(65)]) + b"]"
+    for chunk in CHUNK_SIZES:
+        out, guard = guarded(document, chunk)
+        parsed = json.loads(out)
+        assert parsed[:-1] == ["[[[[" + text for text in '/\b\f\n\r\tA\\"']
+        assert guard.replaced == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (b'["\\"\\udc00\\""]', ['"\ufffd"']),  # beside escaped quotes, which the view drops
+        (b'["\\\\\\udc00"]', ["\\\ufffd"]),  # an escaped backslash, then the escape
+        (b'["\\\\u00e9 \\/"]', ["\\u00e9 /"]),  # a backslash, then the letter u
+    ],
+)
+def test_lone_surrogates_are_found_among_other_escapes(document: bytes, expected: list) -> None:
+    for chunk in CHUNK_SIZES:
+        assert json.loads(guarded(document, chunk)[0]) == expected

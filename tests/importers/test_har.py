@@ -6,8 +6,10 @@ import base64
 import gzip
 import json
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
+from ulid import ULID
 
 from mitmtape.importers import ERRORS_KEPT, ImportFailed, import_file, import_new_session
 from mitmtape.importers.pipeline import IMPORT_BATCH
@@ -381,3 +383,47 @@ def test_truncated_file_into_a_session_keeps_whole_batches_and_says_so(
         import_file(store, path, session_id)
     assert caught.value.kept == IMPORT_BATCH * 2
     assert store.count_flows(session_id) == IMPORT_BATCH * 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://API.Example.com/v1/items?page=2#top",
+        "HTTP://a.test:8080",
+        "http://a.test:65535/x?y",
+        "https://a.test:0/",
+        "wss://a.test/socket#frag?not-a-query",
+        "https://user:pw@a.test:444/p",
+        "http://[::1]:8000/ipv6",
+        "https://a.test:/empty-port",
+        "https://a.test/with\ttab",
+        "https://a_b.test/%7Efolder;params",
+    ],
+)
+def test_url_parts_are_what_urlsplit_gives(store, session_id, har_file, records, entry, url):
+    record = one(store, session_id, har_file, records, entry, request={"url": url})
+    parts = urlsplit(url)
+    default = 443 if parts.scheme.lower() in ("https", "wss") else 80
+    assert (record.request.host, record.request.port, record.request.path) == (
+        parts.hostname,
+        parts.port or default,
+        parts.path or "/",
+    )
+
+
+def test_a_port_past_65535_skips_the_entry(store, session_id, har_file, entry):
+    bad = entry(request={"url": "https://a.test:65536/"})
+    result = import_file(store, har_file([entry(), bad]), session_id)
+    assert (result.imported, result.skipped) == (1, 1)
+    assert result.errors == ["entry 1: invalid URL 'https://a.test:65536/'"]
+
+
+def test_flows_imported_together_get_ulids_in_file_order(
+    store, session_id, har_file, records, entry
+):
+    # Same start time, so the id is the order: ids made within one millisecond count up.
+    result = import_file(store, har_file([entry() for _ in range(300)]), session_id)
+    assert result.imported == 300
+    ids = [record.id for record in records(session_id)]
+    assert ids == sorted(ids) and len(set(ids)) == 300
+    assert [str(ULID.from_str(flow_id)) for flow_id in ids] == ids

@@ -79,6 +79,8 @@ def test_missing_host_path_time_tags_and_metadata_are_filled(store, session_id, 
         ({"request": {"method": " ", "url": "http://a.test/"}}, "no method"),
         ({"request": {"method": "GET"}}, "no url"),
         ({"request": {"method": "GET", "url": "a.test/x"}}, "not absolute"),
+        ({"request": {"method": "GET", "url": "http://a.test:65536/"}}, "invalid port"),
+        ({"request": {"method": "GET", "url": "http://a.test:8o/"}}, "invalid port"),
         ({"request": None}, "no request"),
         ({}, "no request"),
         ("a string", "must be an object"),
@@ -91,6 +93,17 @@ def test_invalid_flows_are_skipped_and_reported(store, session_id, json_file, fl
     assert (result.imported, result.skipped) == (1, 1)
     assert result.errors[0].startswith("entry 1: ")
     assert reason in result.errors[0]
+
+
+def test_flows_read_back_share_their_equal_header_pairs(store, session_id, json_file, records):
+    flows = [
+        {"request": {"method": "GET", "url": "http://a.test/", "headers": [["A", "*"], ["N", n]]}}
+        for n in "012"
+    ]
+    import_file(store, json_file(flows), session_id)
+    read = [record.request.headers for record in records(session_id)]
+    assert read[0][0] is read[1][0] is read[2][0] == ("A", "*")
+    assert [headers[1] for headers in read] == [("N", "0"), ("N", "1"), ("N", "2")]
 
 
 def test_har_given_to_the_json_import_is_refused_with_a_hint(store, session_id, text_file):

@@ -23,7 +23,6 @@ from mitmtape.export.decode import decode_body
 from mitmtape.export.jsonstream import dump, write_json_array
 from mitmtape.model import (
     OMISSIONS,
-    TIMING_PHASES,
     UNKNOWN_TIME,
     Body,
     FlowRecord,
@@ -40,8 +39,6 @@ HAR_VERSION = "1.2"
 CREATOR = "mitmtape"
 NO_RESPONSE = "No Response"
 UNKNOWN_SIZE = -1
-# HAR 1.2 allows -1 ("not known") only for these phases; the others must be >= 0.
-PHASES_MAY_BE_UNKNOWN = frozenset({"dns", "connect", "ssl"})
 FORM_TYPE = "application/x-www-form-urlencoded"
 WEBSOCKET_OPCODES = {"text": 1, "binary": 2}
 
@@ -50,7 +47,12 @@ Json = dict[str, Any]
 
 def iso_time(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a zone, as HAR readers expect."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # `isoformat()` without a `timespec` is the fastest form; it leaves out a zero fraction.
+    # Milliseconds are cut, not rounded, as `timespec="milliseconds"` cuts them.
+    text = moment.isoformat()
+    return f"{text[:23]}Z" if moment.microsecond else f"{text[:19]}.000Z"
 
 
 def har_url(url: str) -> str:
@@ -58,6 +60,8 @@ def har_url(url: str) -> str:
 
     HAR wants a URL, and readers such as mitmproxy's refuse an IRI; ASCII is left as recorded.
     """
+    if url.isascii() and url.isprintable() and " " not in url:
+        return url  # nothing `quote` would change: every other ASCII byte is punctuation or safe
     return quote(url, safe=string.punctuation, errors="surrogateescape")
 
 
@@ -67,19 +71,46 @@ def name_values(pairs: Headers) -> list[Json]:
 
 def query_string(url: str) -> list[Json]:
     """The URL's parameters, decoded, in order, repeats kept."""
-    return name_values(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    if "\t" in url or "\r" in url or "\n" in url:  # urlsplit removes them
+        query = urlsplit(url).query
+    else:
+        query = url.partition("#")[0].partition("?")[2]  # where urlsplit finds it
+    if "%" in query or "+" in query:
+        return name_values(parse_qsl(query, keep_blank_values=True))
+    # Nothing to decode: parse_qsl's pairs, without its unquoting of every name and value.
+    return [
+        {"name": name, "value": value}
+        for name, _, value in (pair.partition("=") for pair in query.split("&") if pair)
+    ]
 
 
 def header_values(headers: Headers, name: str) -> list[str]:
     return [value for key, value in headers if key.lower() == name]
 
 
-def request_cookies(headers: Headers) -> list[Json]:
+def cookie_pairs(line: str) -> list[tuple[str, str]]:
+    """A Cookie header's `name=value` pairs, as mitmproxy's parser reads them.
+
+    A line without a quote is split here, the way that parser splits it (names left-stripped,
+    values as written); a quoted value is left to the parser.
+    """
+    if '"' in line:
+        return [(name, value or "") for name, value in cookies.parse_cookie_header(line)]
     found = []
-    for line in header_values(headers, "cookie"):
-        for name, value in cookies.parse_cookie_header(line):
-            found.append({"name": name, "value": value or ""})
+    for piece in line.split(";"):
+        name, _, value = piece.partition("=")
+        name = name.lstrip()
+        if name or value:
+            found.append((name, value))
     return found
+
+
+def request_cookies(headers: Headers) -> list[Json]:
+    return [
+        {"name": name, "value": value}
+        for line in header_values(headers, "cookie")
+        for name, value in cookie_pairs(line)
+    ]
 
 
 def cookie_expiry(attrs: dict[str, str | None], received: datetime) -> str | None:
@@ -95,12 +126,41 @@ def cookie_expiry(attrs: dict[str, str | None], received: datetime) -> str | Non
     return iso_time(expires if expires.tzinfo else expires.replace(tzinfo=UTC))
 
 
+SetCookie = tuple[str, str | None, dict[str, str | None]]
+
+
+def set_cookies(line: str) -> list[SetCookie]:
+    """A Set-Cookie header's cookies, each with its attributes (lower-case names, the last of
+    a repeated one), as mitmproxy's parser reads them.
+
+    A line without a quote, a comma or an `expires` is one cookie split on `;` here, the way
+    that parser splits it; any other line is left to the parser, which knows the quoting, the
+    comma-separated cookies and the commas inside a date.
+    """
+    if '"' in line or "," in line or "expires" in line.lower():
+        return [
+            # A plain dict: mitmproxy's case-insensitive MultiDict is slow to ask many times.
+            (name, value, {key.lower(): text for key, text in multidict.items(multi=True)})
+            for name, value, multidict in cookies.parse_set_cookie_header(line)
+        ]
+    pairs: list[tuple[str, str | None]] = []
+    for piece in line.split(";"):
+        name, equals, value = piece.partition("=")
+        name = name.lstrip()
+        if equals:
+            pairs.append((name, value))
+        elif name:
+            pairs.append((name, None))
+    if not pairs:
+        return []
+    (name, value), attributes = pairs[0], pairs[1:]
+    return [(name, value, {key.lower(): text for key, text in attributes})]
+
+
 def response_cookies(headers: Headers, received: datetime) -> list[Json]:
     found = []
     for line in header_values(headers, "set-cookie"):
-        for name, value, multidict in cookies.parse_set_cookie_header(line):
-            # A plain dict: mitmproxy's case-insensitive MultiDict is slow to ask many times.
-            attrs = {key.lower(): text for key, text in multidict.items(multi=True)}
+        for name, value, attrs in set_cookies(line):
             cookie: Json = {"name": name, "value": value or ""}
             for key in ("path", "domain"):
                 if key in attrs:
@@ -216,21 +276,42 @@ def missing_response(error: str | None) -> Json:
     return entry
 
 
-def phase_ms(phase: str, microseconds: int) -> float:
+# Below this many microseconds (31 years), `us / 1000` is already the double nearest to the
+# three-decimal value, so rounding it (slow: it goes through decimal digits) changes nothing.
+EXACT_MICROSECONDS = 10**15
+
+
+def phase_ms(microseconds: int, unknown: float) -> float:
+    """A phase in milliseconds, to the microsecond; `unknown` where it was not measured."""
     if microseconds < 0:
-        return UNKNOWN_TIME if phase in PHASES_MAY_BE_UNKNOWN else 0
+        return unknown
+    if microseconds < EXACT_MICROSECONDS:
+        return microseconds / 1000
     return round(microseconds / 1000, 3)
 
 
 def har_timings(timings: Timings | None, duration_ms: float | None) -> Json:
     """All phases in ms; without timing data the whole duration counts as `wait`."""
-    phases: dict[str, float]
     if timings is None:
-        phases = {phase: UNKNOWN_TIME for phase in PHASES_MAY_BE_UNKNOWN}
-        phases.update(send=0, wait=duration_ms or 0, receive=0)
-    else:
-        phases = {phase: phase_ms(phase, getattr(timings, phase)) for phase in TIMING_PHASES}
-    return {"blocked": UNKNOWN_TIME} | {phase: phases[phase] for phase in TIMING_PHASES}
+        return {
+            "blocked": UNKNOWN_TIME,
+            "dns": UNKNOWN_TIME,
+            "connect": UNKNOWN_TIME,
+            "ssl": UNKNOWN_TIME,
+            "send": 0,
+            "wait": duration_ms or 0,
+            "receive": 0,
+        }
+    # HAR 1.2 allows -1 ("not known") only for dns, connect and ssl; the others must be >= 0.
+    return {
+        "blocked": UNKNOWN_TIME,
+        "dns": phase_ms(timings.dns, UNKNOWN_TIME),
+        "connect": phase_ms(timings.connect, UNKNOWN_TIME),
+        "ssl": phase_ms(timings.ssl, UNKNOWN_TIME),
+        "send": phase_ms(timings.send, 0),
+        "wait": phase_ms(timings.wait, 0),
+        "receive": phase_ms(timings.receive, 0),
+    }
 
 
 def total_time(record: FlowRecord, timings: Json) -> float:

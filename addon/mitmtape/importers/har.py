@@ -35,6 +35,7 @@ from mitmtape.model import (
     is_text_type,
     media_type,
     parse_time,
+    plain_url,
     utc_now,
 )
 
@@ -161,12 +162,7 @@ def _headers(value: Any) -> Headers:
 
 def _request(value: dict[str, Any]) -> Request:
     url = _text(value.get("url")).strip()
-    parts = urlsplit(url)
-    try:
-        port = parts.port  # raises on a port out of range (0-65535) or not a number
-    except ValueError:
-        raise EntryError(f"invalid URL {url!r}") from None
-    scheme, host = parts.scheme.lower(), parts.hostname
+    scheme, host, port, path = plain_url(url) or _split_url(url)
     if scheme not in URL_SCHEMES or not host:
         raise EntryError(f"invalid URL {url!r}" if url else "request has no URL")
     headers = _headers(value.get("headers"))
@@ -176,11 +172,21 @@ def _request(value: dict[str, Any]) -> Request:
         # What Request would derive from the URL again; parsed once here, for speed.
         host=host,
         port=port or (443 if scheme in ("https", "wss") else 80),
-        path=parts.path or "/",
+        path=path or "/",
         http_version=_http_version(value.get("httpVersion")),
         headers=headers,
         body=Body(_post_data(value.get("postData"), headers)),
     )
+
+
+def _split_url(url: str) -> tuple[str, str, int | None, str]:
+    """What `plain_url` gives, for any other URL: urlsplit's answer."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # raises on a port out of range (0-65535) or not a number
+    except ValueError:
+        raise EntryError(f"invalid URL {url!r}") from None
+    return parts.scheme.lower(), parts.hostname or "", port, parts.path
 
 
 def _post_data(value: Any, headers: Headers) -> bytes:
@@ -294,7 +300,8 @@ def _timings(value: Any) -> Timings | None:
     """HAR milliseconds as microseconds; unknown phases -1; null when no phase is positive."""
     if not isinstance(value, dict):
         return None
-    phases = [_microseconds(value.get(phase)) for phase in TIMING_PHASES]
+    get = value.get
+    phases = [_microseconds(get(phase)) for phase in TIMING_PHASES]
     if max(phases) <= 0:
         return None
     return Timings(*phases)  # TIMING_PHASES is the field order
@@ -303,7 +310,8 @@ def _timings(value: Any) -> Timings | None:
 def _microseconds(ms: Any) -> int:
     """HAR milliseconds as whole microseconds; an absurd value stays absurd (the range check
     drops it, saying so) rather than overflowing to infinity here."""
-    if isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms >= 0:
+    kind = type(ms)  # JSON numbers are exactly int or float; True is not a number here
+    if (kind is float or kind is int) and ms >= 0:
         us = ms * 1000
         return round(us) if us != math.inf else int(ms) * 1000
     return UNKNOWN_TIME

@@ -15,11 +15,18 @@ import re
 from typing import Any
 
 from mitmtape.importers.sniff import EntryError
-from mitmtape.model import TIMING_PHASES, UNKNOWN_TIME, FlowRecord, Timings, WebSocketMessage
+from mitmtape.model import (
+    PORT_MAX,
+    TIMING_PHASES,
+    UNKNOWN_TIME,
+    FlowRecord,
+    Timings,
+    WebSocketMessage,
+)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 STATUS_MIN, STATUS_MAX = 0, 999
-PORT_MIN, PORT_MAX = 0, 65535
+PORT_MIN = 0
 # An HTTP method is a token (RFC 9110, section 5.6.2); no real one comes near this length.
 MAX_METHOD_LENGTH = 64
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1," + str(MAX_METHOD_LENGTH) + "}")
