@@ -231,5 +231,23 @@ def test_filtered_pages_and_counts_use_their_index(planned, flow_filter, index) 
     assert "SCAN flows" not in plans.replace("SCAN flows USING", "")
     assert index in plans
     if index in ("flows_by_method", "flows_by_host", "flows_by_time"):
-        # Read in time order straight from the index: no sort of every match.
-        assert "TEMP B-TREE" not in plans
+        # Read in time order from the index: at most flows of one start time sorted by id,
+        # never every match.
+        assert "USE TEMP B-TREE FOR ORDER BY" not in plans
+
+
+def test_a_status_range_with_many_matches_walks_the_time_index(
+    planned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, statements = planned
+    session = store.active_session().id
+    wide = FlowFilter(status_min=200, status_max=299)  # all 50 flows
+    monkeypatch.setattr("mitmtape.store.STATUS_SORT_MAX", 50)
+    store.page_flows(session, wide, limit=10)
+    assert "flows_by_status" in plan_of(store, statements)  # the count
+    statements.clear()
+    monkeypatch.setattr("mitmtape.store.STATUS_SORT_MAX", 49)
+    page = store.page_flows(session, wide, limit=10)
+    assert len(page.records) == 10 and page.total == 50
+    plans = plan_of(store, [s for s in statements if "LIMIT" in s])
+    assert "flows_by_time" in plans and "TEMP B-TREE" not in plans

@@ -268,7 +268,16 @@ def test_filtered_pages_can_use_their_index_on_the_server(
     pg: Store, make_record: RecordFactory, monkeypatch: pytest.MonkeyPatch, flow_filter, index
 ) -> None:
     session = pg.active_session().id
-    pg.add_flows(make_record(session_id=session) for _ in range(300))
+    # A filter that picks few of many: an index is then the plan, as it is at scale.
+    pg.add_flows(
+        make_record(
+            session_id=session,
+            method="GET" if n % 20 == 0 else "POST",
+            url=f"https://{'api.example.com' if n % 20 == 0 else f'h{n}.test'}/",
+            status=404 if n % 20 == 0 else 200,
+        )
+        for n in range(2_000)
+    )
     seen: list[tuple[str, list]] = []
     original = engine.Connection.execute
 

@@ -79,6 +79,8 @@ BODY_QUERY_IDS = 500
 # A mitmproxy expression is tried on this many flows at a time: a first page of common matches
 # stops after a batch or two, a rare match streams on through the session.
 SCAN_BATCH = 250
+# A status range matching more flows than this is paged along the time index, not sorted.
+STATUS_SORT_MAX = 10_000
 # A URL-substring total past this many flows is estimated from the newest this-many (a count
 # would read every URL of the session).
 COUNT_SAMPLE = 10_000
@@ -590,17 +592,24 @@ class Store(Retention):
                 raise StoreError("give either a cursor or an offset, not both")
             sort = position.order
         limit, offset = max(0, limit), max(0, offset)
+        carried = None
+        if position is not None and position.total is not None:
+            carried = (position.total, position.estimated)
         if matches is None:
-            records, more = self._page_rows(session_id, flow_filter, sort, position, limit, offset)
-            sample = None
+            counted = carried or self._total(session_id, flow_filter, None, 0, False)
+            # Many matches of a status range: walking the time index finds a page's worth
+            # soon; sorting them all from the status index would not.
+            by_time = counted[0] > STATUS_SORT_MAX
+            records, more = self._page_rows(
+                session_id, flow_filter, sort, position, (limit, offset), by_time
+            )
         else:
             records, more, sample = self._page_matches(
                 session_id, flow_filter, matches, sort, position, limit, offset
             )
-        if position is not None and position.total is not None:
-            counted = (position.total, position.estimated)
-        else:
-            counted = self._total(session_id, flow_filter, sample, len(records) + offset, more)
+            counted = carried or self._total(
+                session_id, flow_filter, sample, len(records) + offset, more
+            )
         next_cursor, prev_cursor = links(records, position, sort, more, counted, offset)
         return FlowPage(records, counted[0], sort, counted[1], offset, next_cursor, prev_cursor)
 
@@ -610,11 +619,13 @@ class Store(Retention):
         flow_filter: FlowFilter,
         order: Order,
         position: Cursor | None,
-        limit: int,
-        offset: int,
+        window: tuple[int, int],
+        by_time: bool,
     ) -> tuple[list[FlowRecord], bool]:
-        """A page by SQL alone (one more row than asked says whether more follow)."""
-        where, params = flow_filter.where(self.engine.contains)
+        """A page by SQL alone (one more row than asked says whether more follow); `by_time`
+        keeps a status range off its index, so the page is read in time order."""
+        limit, offset = window
+        where, params = flow_filter.where(self.engine.contains, by_time)
         after, sort, keys = seek(position, order)
         with self._lock:
             rows = self._db.execute(

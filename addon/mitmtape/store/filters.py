@@ -17,9 +17,13 @@ class FlowFilter:
     status_min: int | None = None
     status_max: int | None = None
 
-    def where(self, contains: Callable[[str], str]) -> tuple[str, list[Any]]:
+    def where(
+        self, contains: Callable[[str], str], status_by_time: bool = False
+    ) -> tuple[str, list[Any]]:
         """SQL conditions (each after ` AND `) and their parameters; `contains(column)` is the
-        engine's substring test."""
+        engine's substring test. `status_by_time` writes the status test as `+status`, which
+        no index serves (both engines), so the planner walks the time index instead."""
+        status = "+status" if status_by_time else "status"
         clauses: list[str] = []
         params: list[Any] = []
         if self.method:
@@ -32,10 +36,10 @@ class FlowFilter:
             clauses.append("host = ?")
             params.append(self.host.lower())
         if self.status_min is not None:
-            clauses.append("status >= ?")
+            clauses.append(f"{status} >= ?")
             params.append(self.status_min)
         if self.status_max is not None:
-            clauses.append("status <= ?")
+            clauses.append(f"{status} <= ?")
             params.append(self.status_max)
         return "".join(f" AND {clause}" for clause in clauses), params
 

@@ -81,13 +81,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # No query reads by source or by size; every insert paid for both.
         "DROP INDEX flows_by_source",
         "DROP INDEX flows_sizes",
-        # A filtered page is read in time order straight from its filter's index (no sort of
-        # every match); a status range still sorts, or walks flows_by_time when matches are
-        # common (the planner's choice).
+        # A filtered page is read in time order from its filter's index (only flows of the
+        # same start time sorted by id, as they come); a status range sorts its matches when
+        # they are few and walks flows_by_time when they are many (Store.page_flows).
         "DROP INDEX flows_by_method",
         "DROP INDEX flows_by_host",
-        "CREATE INDEX flows_by_method ON flows (session_id, method, started_at, id)",
-        "CREATE INDEX flows_by_host ON flows (session_id, host, started_at, id)",
+        "CREATE INDEX flows_by_method ON flows (session_id, method, started_at)",
+        "CREATE INDEX flows_by_host ON flows (session_id, host, started_at)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
