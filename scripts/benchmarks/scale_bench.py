@@ -161,6 +161,12 @@ def first_rows(server: ApiServer, session: str) -> float:
     return statistics.median(times)
 
 
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
 def database_bytes(store: Store) -> int:
     with store._lock:
         return store.engine.size(store._db)
@@ -192,6 +198,10 @@ def main() -> None:
             for size in sizes:
                 seconds = grow(store, session, have, size)
                 rows.setdefault("build (flows/s)", []).append((size - have) / seconds)
+                if args.engine == "postgresql":
+                    # What autovacuum does after a bulk load (statistics, visibility map), done
+                    # now so it does not run beside the figures.
+                    rows.setdefault("settle: VACUUM ANALYZE (s)", []).append(timed(store.vacuum))
                 have = size
                 for name, value in measure(api, session, size).items():
                     rows.setdefault(name + " (ms)", []).append(value)
@@ -205,7 +215,7 @@ def main() -> None:
             server.stop()
             store.close()
     print(f"engine: {args.engine}; API figures: median of {ROUNDS} requests, 100 flows a page")
-    table(sizes, rows, lambda name: "{:.1f}" if name.endswith("(ms)") else "{:,.0f}")
+    table(sizes, rows, lambda name: "{:.1f}" if name.endswith(("(ms)", "(s)")) else "{:,.0f}")
 
 
 if __name__ == "__main__":
