@@ -251,3 +251,22 @@ def test_a_status_range_with_many_matches_walks_the_time_index(
     assert len(page.records) == 10 and page.total == 50
     plans = plan_of(store, [s for s in statements if "LIMIT" in s])
     assert "flows_by_time" in plans and "TEMP B-TREE" not in plans
+
+
+def test_an_expression_that_reads_no_bodies_is_spared_them(
+    store: Store, make_record: RecordFactory
+) -> None:
+    session = store.active_session().id
+    store.add_flows([make_record(session_id=session, response_body=b"payload")])
+    bodies: list[bytes] = []
+
+    def seeing(record: FlowRecord) -> bool:
+        assert record.response is not None
+        bodies.append(record.response.body.data)
+        return True
+
+    store.page_flows(session, matches=seeing)
+    seeing.needs_bodies = False  # type: ignore[attr-defined]
+    page = store.page_flows(session, matches=seeing)
+    assert bodies == [b"payload", b""]
+    assert page.records[0].response is not None and page.records[0].response_size == 7
