@@ -75,10 +75,12 @@ def test_websocket_messages_are_kept() -> None:
     assert {m.type for m in record.websocket} <= {"text", "binary"}
 
 
-def _with_request(**changes: object) -> http.HTTPFlow:
+def _with_request(fields: tuple[tuple[bytes, bytes], ...] = (), **changes: object) -> http.HTTPFlow:
+    """tflow's flow with request attributes changed; `fields` are raw header lines added."""
     flow = tflow.tflow(resp=True)
     for name, value in changes.items():
         setattr(flow.request, name, value)
+    flow.request.headers.fields += fields
     return flow
 
 
@@ -87,12 +89,33 @@ def _with_request(**changes: object) -> http.HTTPFlow:
     [
         _with_request(host_header="api.example.com"),
         _with_request(host="10.0.0.7", port=8443, scheme="https", host_header="shop.test:8443"),
+        _with_request(host="10.0.0.7", port=8443, scheme="https", host_header="shop.test"),
         _with_request(host="::1", port=8080),
+        _with_request(host_header="[::1]:8080"),
         _with_request(http_version="HTTP/2.0", authority="h2.example:444"),
+        _with_request(http_version="HTTP/3", authority="h3.example"),
+        _with_request(http_version="HTTP/2.0", fields=((b"Host", b"h2-host.example:8000"),)),
+        _with_request(http_version="HTTP/2.0", authority="xn--bcher-kva.example"),
+        _with_request(http_version="HTTP/2.0", authority=b"\xff.example"),
         _with_request(method="CONNECT", authority="tunnel.example:443", path=""),
+        _with_request(method="connect", authority="tunnel.example:443", path=""),
+        _with_request(method="OPTIONS", path="*"),
+        _with_request(method="OPTIONS", path="*", host_header="api.example.com:8080"),
+        _with_request(fields=((b"HOST", b"upper.example"),)),
+        _with_request(fields=((b"Host", b"one.example"), (b"host", b"two.example"))),
+        _with_request(fields=((b"Host", b"bad.example:99999"),)),
+        _with_request(fields=((b"Host", b""),)),
+        _with_request(fields=((b"Host", "b\u00fccher.example".encode()),)),
+        _with_request(path="/caf\xc3\xa9?q=\xff".encode("latin-1")),
     ],
-    ids=["host-header", "transparent-ip", "ipv6", "h2-authority", "connect"],
-)
+    ids=[
+        "host-header", "transparent-ip", "transparent-ip-default-port", "ipv6",
+        "ipv6-host-header", "h2-authority", "h3-authority", "h2-host-header", "h2-idna",
+        "h2-authority-not-idna", "connect", "connect-lower-case", "asterisk",
+        "asterisk-host-header", "upper-case-host-header", "repeated-host-headers",
+        "host-header-bad-port", "empty-host-header", "utf8-host-header", "non-utf8-path",
+    ],
+)  # fmt: skip
 def test_url_and_host_are_mitmproxys_pretty_ones(flow: http.HTTPFlow) -> None:
     record = flow_to_record(flow, "s")
     assert (record.request.url, record.request.host) == (

@@ -6,12 +6,13 @@ of raw values, no I/O); the writer process turns it into a `FlowSnapshot` and a 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Collection
+from functools import lru_cache
 
 from mitmproxy import flowfilter, http
 from mitmproxy.connection import Client, Server
 from mitmproxy.flow import Error
+from mitmproxy.net.http import url
 from mitmproxy.websocket import WebSocketData
 from mitmproxy.websocket import WebSocketMessage as MitmWebSocketMessage
 from wsproto.frame_protocol import Opcode
@@ -21,7 +22,6 @@ from mitmtape.capture.snapshot import (
     STREAMED,
     BodyWire,
     FlowSnapshot,
-    MessageSnapshot,
     RawHeaders,
     RequestSnapshot,
     RequestWire,
@@ -38,17 +38,6 @@ from mitmtape.model import (
     Timings,
     WebSocketMessage,
 )
-
-
-def _message(message: http.Message) -> MessageSnapshot:
-    return MessageSnapshot(
-        http_version=message.http_version,
-        fields=message.headers.fields,
-        content=message.raw_content,
-        trailers=_trailer_fields(message.trailers),
-        timestamp_start=message.timestamp_start,
-        timestamp_end=message.timestamp_end,
-    )
 
 
 def _trailer_fields(trailers: http.Headers | None) -> RawHeaders | None:
@@ -131,70 +120,85 @@ def _body_wire(content: bytes | None, streamed: object, max_body_size: int | Non
     return content
 
 
-class _MessageViews(threading.local):
-    """One mitmproxy `Request` and `Response` per thread, whose raw data each flow replaces.
-
-    Reading a flow's URL, host and text fields through them applies mitmproxy's own rules
-    (`pretty_url`, decodings) without the type checks its constructors run on every field,
-    which would cost the writer about 60 µs a flow.
-    """
-
-    def __init__(self) -> None:
-        self.request = http.Request.make("GET", "http://mitmtape.invalid/")
-        self.response = http.Response.make()
-
-    def request_of(self, wire: RequestWire) -> http.Request:
-        data = self.request.data
-        (data.host, data.port, data.method, data.scheme, data.authority, data.path,
-         data.http_version, fields, data.content, trailers, data.timestamp_start,
-         data.timestamp_end) = wire  # fmt: skip
-        data.headers, data.trailers = http.Headers(fields), _optional_headers(trailers)
-        return self.request
-
-    def response_of(self, wire: ResponseWire) -> http.Response:
-        data = self.response.data
-        (data.http_version, data.status_code, data.reason, fields, data.content, trailers,
-         data.timestamp_start, data.timestamp_end) = wire  # fmt: skip
-        data.headers, data.trailers = http.Headers(fields), _optional_headers(trailers)
-        return self.response
-
-
-def _optional_headers(fields: RawHeaders | None) -> http.Headers | None:
-    return None if fields is None else http.Headers(fields)
-
-
-_VIEWS = _MessageViews()
+# Distinct (scheme, host, port, Host header) a writer remembers the URL origin and host of:
+# traffic goes to few hosts, so most flows skip mitmproxy's authority parsing.
+ORIGIN_CACHE_SIZE = 4096
 
 
 def snapshot_from_wire(wire: WireSnapshot) -> FlowSnapshot:
     """The snapshot `snapshot_of` copied, with URL, host and text fields derived.
 
-    They are read through mitmproxy's own classes, so the URL is exactly mitmproxy's
-    `pretty_url` (Host header or HTTP/2 authority preferred, as mitmproxy shows it).
+    The URL is exactly mitmproxy's `pretty_url` (Host header or HTTP/2 authority preferred, as
+    mitmproxy shows it) and the host its `pretty_host`: `_request` follows those properties
+    with mitmproxy's own URL helpers, reading the raw values straight from the wire instead of
+    building a mitmproxy `Request` (whose type checks would cost the writer most of its time).
     """
-    request_wire, response_wire, server_wire, client, error, is_replay, comment, marker, ws = wire
-    request = _VIEWS.request_of(request_wire)
-    response = None if response_wire is None else _VIEWS.response_of(response_wire)
-    return FlowSnapshot(
-        request=RequestSnapshot(
-            request.method,
-            request.pretty_url,
-            request.pretty_host,
-            request.port,
-            request.path,
-            _message(request),
-        ),
-        response=None
-        if response is None
-        else ResponseSnapshot(response.status_code, response.reason, _message(response)),
-        server=ServerSnapshot(*server_wire),
-        client=client,
-        error=error,
-        is_replay=is_replay,
-        comment=comment,
-        marker=marker,
-        websocket=ws,
+    request_wire, response_wire, server_wire, *rest = wire
+    response = None if response_wire is None else _response(response_wire)
+    # `_make` takes the fields as one tuple; a NamedTuple's constructor binds each as an
+    # argument first, which doubles what the snapshot's tuples cost.
+    return FlowSnapshot._make(
+        (_request(request_wire), response, ServerSnapshot._make(server_wire), *rest)
     )
+
+
+def _text(raw: bytes) -> str:
+    """mitmproxy's reading of a request's method, scheme, path, version and header values."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _request(wire: RequestWire) -> RequestSnapshot:
+    (host, port, method, scheme, authority, path, http_version, fields, content, trailers,
+     timestamp_start, timestamp_end) = wire  # fmt: skip
+    method_text, path_text = _text(method).upper(), _text(path)
+    origin, pretty_host = _origin(_text(scheme), host, port, _host_header(wire))
+    if method_text == "CONNECT":  # authority-form: mitmproxy shows the authority as the URL
+        pretty_url = _authority(authority)
+    else:  # an asterisk-form target (`OPTIONS *`) is the origin alone
+        pretty_url = origin if path_text == "*" else origin + path_text
+    return RequestSnapshot._make((
+        method_text, pretty_url, pretty_host, port, path_text, _text(http_version), fields,
+        content, trailers, timestamp_start, timestamp_end,
+    ))  # fmt: skip
+
+
+def _response(wire: ResponseWire) -> ResponseSnapshot:
+    http_version, status_code, reason, fields, content, trailers, start, end = wire
+    return ResponseSnapshot._make((
+        status_code, reason.decode("ISO-8859-1"), _text(http_version), fields, content,
+        trailers, start, end,
+    ))  # fmt: skip
+
+
+def _host_header(wire: RequestWire) -> str | None:
+    """mitmproxy's `Request.host_header`: HTTP/2 and 3 prefer the `:authority`, and repeated
+    Host headers fold into one value, as mitmproxy's `Headers` fold them."""
+    if wire[6] in (b"HTTP/2.0", b"HTTP/3"):
+        authority = _authority(wire[4])
+        if authority:
+            return authority
+    values = [_text(value) for name, value in wire[7] if name.lower() == b"host"]
+    return ", ".join(values) if values else None
+
+
+@lru_cache(maxsize=ORIGIN_CACHE_SIZE)
+def _authority(raw: bytes) -> str:
+    """mitmproxy's `Request.authority`: IDNA where it decodes, else UTF-8."""
+    try:
+        return raw.decode("idna")
+    except UnicodeError:
+        return raw.decode("utf8", "surrogateescape")
+
+
+@lru_cache(maxsize=ORIGIN_CACHE_SIZE)
+def _origin(scheme: str, host: str, port: int, host_header: str | None) -> tuple[str, str]:
+    """`scheme://authority` of mitmproxy's `pretty_url` (the path follows it), and its
+    `pretty_host`: the Host header's host and port where there is one, else the target's."""
+    if not host_header:
+        return url.unparse(scheme, host, port, ""), host
+    pretty_host, pretty_port = url.parse_authority(host_header, check=False)
+    pretty_port = pretty_port or url.default_port(scheme) or 443
+    return url.unparse(scheme, pretty_host, pretty_port, ""), pretty_host
 
 
 def flow_to_record(

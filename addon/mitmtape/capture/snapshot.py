@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import NamedTuple
 
 from mitmtape.model import (
@@ -54,7 +55,15 @@ WireSnapshot = tuple[
 ]  # fmt: skip
 
 
-class MessageSnapshot(NamedTuple):
+class RequestSnapshot(NamedTuple):
+    """A request as mitmproxy shows it (method, URL, host and path derived by `record.py`),
+    then its raw message."""
+
+    method: str
+    url: str
+    host: str
+    port: int
+    path: str
     http_version: str
     fields: RawHeaders
     content: BodyWire
@@ -63,19 +72,19 @@ class MessageSnapshot(NamedTuple):
     timestamp_end: float | None
 
 
-class RequestSnapshot(NamedTuple):
-    method: str
-    url: str
-    host: str
-    port: int
-    path: str
-    message: MessageSnapshot
-
-
 class ResponseSnapshot(NamedTuple):
     status: int
     reason: str
-    message: MessageSnapshot
+    http_version: str
+    fields: RawHeaders
+    content: BodyWire
+    trailers: RawHeaders | None
+    timestamp_start: float | None
+    timestamp_end: float | None
+
+
+# What both messages have: their version, headers, body, trailers and timestamps.
+MessageSnapshot = RequestSnapshot | ResponseSnapshot
 
 
 class ServerSnapshot(NamedTuple):
@@ -106,12 +115,12 @@ class FlowSnapshot(NamedTuple):
     def to_record(self, session_id: str) -> FlowRecord:
         request, response = self.request, self.response
         duration_ms = None
-        if response is not None and response.message.timestamp_end is not None:
-            elapsed = response.message.timestamp_end - (request.message.timestamp_start or 0)
+        if response is not None and response.timestamp_end is not None:
+            elapsed = response.timestamp_end - (request.timestamp_start or 0)
             duration_ms = round(elapsed * 1000, 3)
         return FlowRecord(
             session_id=session_id,
-            started_at=datetime.fromtimestamp(request.message.timestamp_start or 0, UTC),
+            started_at=datetime.fromtimestamp(request.timestamp_start or 0, UTC),
             duration_ms=duration_ms,
             source="replay" if self.is_replay else "proxy",
             request=_request(request),
@@ -139,8 +148,17 @@ def decode_header_bytes(raw: bytes) -> str:
 
 
 def headers_of(fields: RawHeaders | None) -> Headers:
-    """Header lines in wire order, repeated names kept."""
-    return [(decode_header_bytes(name), decode_header_bytes(value)) for name, value in fields or ()]
+    """Header lines in wire order, repeated names kept.
+
+    Nearly every message's headers are all UTF-8 (mostly ASCII), decoded here without a
+    fallback per line; only a message with another byte in it pays for `decode_header_bytes`.
+    """
+    if not fields:
+        return []
+    try:
+        return [(name.decode(), value.decode()) for name, value in fields]
+    except UnicodeDecodeError:
+        return [(decode_header_bytes(name), decode_header_bytes(value)) for name, value in fields]
 
 
 def microseconds(start: float | None, end: float | None) -> int:
@@ -150,7 +168,13 @@ def microseconds(start: float | None, end: float | None) -> int:
     return round((end - start) * 1_000_000)
 
 
+# Distinct server addresses a writer remembers whether they are IP literals.
+IP_LITERAL_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=IP_LITERAL_CACHE_SIZE)
 def _is_ip_literal(host: str) -> bool:
+    """Whether an address is an IP, not a name; cached, as `ipaddress` takes microseconds."""
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -164,19 +188,18 @@ def timings(flow: FlowSnapshot) -> Timings:
     mitmproxy resolves and connects in one step, so DNS is 0 for an IP literal and unknown
     otherwise; `connect` includes the lookup. A reused connection has no connect or TLS time.
     """
-    request, response, server = flow.request.message, flow.response, flow.server
-    phases = Timings(send=microseconds(request.timestamp_start, request.timestamp_end))
+    request, response, server = flow.request, flow.response, flow.server
+    dns = connect = ssl = wait = receive = UNKNOWN_TIME
     if server.fresh and server.timestamp_tcp_setup is not None:
-        phases.connect = microseconds(server.timestamp_start, server.timestamp_tcp_setup)
-        phases.ssl = microseconds(server.timestamp_tcp_setup, server.timestamp_tls_setup)
+        connect = microseconds(server.timestamp_start, server.timestamp_tcp_setup)
+        ssl = microseconds(server.timestamp_tcp_setup, server.timestamp_tls_setup)
         if server.address and _is_ip_literal(str(server.address[0])):
-            phases.dns = 0
+            dns = 0
     if response is not None:
-        phases.wait = microseconds(request.timestamp_end, response.message.timestamp_start)
-        phases.receive = microseconds(
-            response.message.timestamp_start, response.message.timestamp_end
-        )
-    return phases
+        wait = microseconds(request.timestamp_end, response.timestamp_start)
+        receive = microseconds(response.timestamp_start, response.timestamp_end)
+    send = microseconds(request.timestamp_start, request.timestamp_end)
+    return Timings(dns, connect, ssl, send, wait, receive)
 
 
 def _peer(peer: tuple[str, int]) -> dict[str, object]:
@@ -188,7 +211,8 @@ def _server(server: ServerSnapshot) -> dict[str, object] | None:
     if known is None:
         return None
     return {
-        **_peer(known),
+        "host": str(known[0]),
+        "port": int(known[1]),
         "ip": str(server.peername[0]) if server.peername else None,
         "sni": server.sni,
         "tls_version": server.tls_version,
@@ -196,18 +220,21 @@ def _server(server: ServerSnapshot) -> dict[str, object] | None:
     }
 
 
+# Records are built with positional arguments, in the model's field order: a dataclass called
+# with keywords first gathers them into a dict, which costs the writer a microsecond a record.
+
+
 def _request(request: RequestSnapshot) -> Request:
-    message = request.message
     return Request(
-        method=request.method,
-        url=request.url,
-        host=request.host,
-        port=request.port,
-        path=request.path.split("?", 1)[0] or "/",
-        http_version=message.http_version,
-        headers=headers_of(message.fields),
-        body=body_of(message),
-        trailers=None if message.trailers is None else headers_of(message.trailers),
+        request.method,
+        request.url,
+        request.host,
+        request.port,
+        request.path.split("?", 1)[0] or "/",
+        request.http_version,
+        headers_of(request.fields),
+        body_of(request),
+        None if request.trailers is None else headers_of(request.trailers),
     )
 
 
@@ -234,14 +261,13 @@ def declared_length(fields: RawHeaders) -> int:
 def _response(response: ResponseSnapshot | None) -> Response | None:
     if response is None:
         return None
-    message = response.message
     return Response(
-        status=response.status,
-        reason=response.reason,
-        http_version=message.http_version,
-        headers=headers_of(message.fields),
-        body=body_of(message),
-        trailers=None if message.trailers is None else headers_of(message.trailers),
+        response.status,
+        response.reason,
+        response.http_version,
+        headers_of(response.fields),
+        body_of(response),
+        None if response.trailers is None else headers_of(response.trailers),
     )
 
 
