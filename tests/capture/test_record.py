@@ -9,7 +9,12 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from mitmtape.capture.record import flow_to_record, snapshot_from_wire, snapshot_of
+from mitmtape.capture.record import (
+    compile_expression,
+    flow_to_record,
+    snapshot_from_wire,
+    snapshot_of,
+)
 from mitmtape.model import FlowRecord
 
 
@@ -199,3 +204,24 @@ def test_without_max_body_size_every_body_is_kept() -> None:
     flow.response.content = b"r" * 5_000_000
     record = _record(flow)
     assert record.response is not None and record.response.body.data == b"r" * 5_000_000
+
+
+@pytest.mark.parametrize(
+    ("expression", "needs_bodies"),
+    [
+        ("~m POST", False),
+        ("~d example.com & !(~c 404 | ~u /x)", False),
+        ("example.com", False),
+        ("~b secret", True),
+        ("~m POST & !(~c 500 | ~bs oops)", True),
+        ("~bq token", True),
+    ],
+)
+def test_an_expression_says_whether_it_reads_bodies(expression: str, needs_bodies: bool) -> None:
+    assert compile_expression(expression).needs_bodies is needs_bodies
+
+
+def test_a_body_expression_still_matches_on_bodies(make_record) -> None:
+    matches = compile_expression("~bs needle")
+    assert matches(make_record(response_body=b"a needle here"))
+    assert not matches(make_record(response_body=b"hay"))

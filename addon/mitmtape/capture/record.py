@@ -231,14 +231,24 @@ def _seconds(microseconds_: int) -> float:
 
 
 def _request_to_mitmproxy(request: Request, start: float, end: float) -> http.Request:
-    rebuilt = http.Request.make(request.method, request.url)
-    # Set after `make`, which would add a Content-Length of its own.
-    rebuilt.headers = _header_fields(request.headers)
-    rebuilt.http_version = request.http_version
-    rebuilt.raw_content = request.body.data
-    rebuilt.trailers = None if request.trailers is None else _header_fields(request.trailers)
-    rebuilt.timestamp_start, rebuilt.timestamp_end = start, end
-    return rebuilt
+    """The request as `http.Request.make` would build it from the URL (mitmproxy's own URL
+    parser), without make's throwaway headers and body: this runs for every flow a mitmproxy
+    expression is tried on."""
+    scheme, host, port, path = url.parse(request.url)
+    return http.Request(
+        host,
+        port,
+        request.method.encode("utf-8", "surrogateescape"),
+        scheme,
+        b"",
+        path,
+        request.http_version.encode("utf-8", "surrogateescape"),
+        _header_fields(request.headers),
+        request.body.data,
+        None if request.trailers is None else _header_fields(request.trailers),
+        start,
+        end,
+    )
 
 
 def _response_to_mitmproxy(response: Response, start: float, end: float) -> http.Response:
@@ -325,4 +335,30 @@ def compile_expression(expression: str) -> Callable[[FlowRecord], bool]:
         matcher = flowfilter.parse(expression)
     except ValueError:
         raise FilterError(f"invalid mitmproxy filter expression {expression!r}") from None
-    return lambda record: bool(matcher(record_to_flow(record)))
+    return RecordMatcher(matcher)
+
+
+# mitmproxy's filter nodes that read a message's body (`~b`, `~bq`, `~bs`).
+BODY_FILTERS = (flowfilter.FBod, flowfilter.FBodRequest, flowfilter.FBodResponse)
+
+
+def reads_bodies(node: flowfilter.TFilter) -> bool:
+    """Whether a parsed filter looks at bodies anywhere in its tree (`&`, `|`, `!`, groups)."""
+    if isinstance(node, BODY_FILTERS):
+        return True
+    children = list(getattr(node, "lst", ()))
+    if hasattr(node, "itm"):
+        children.append(node.itm)
+    return any(reads_bodies(child) for child in children)
+
+
+class RecordMatcher:
+    """A compiled expression as a test on records; `needs_bodies` tells a reader (the store's
+    paging) whether it may leave bodies unread."""
+
+    def __init__(self, matcher: flowfilter.TFilter) -> None:
+        self.matcher = matcher
+        self.needs_bodies = reads_bodies(matcher)
+
+    def __call__(self, record: FlowRecord) -> bool:
+        return bool(self.matcher(record_to_flow(record)))
