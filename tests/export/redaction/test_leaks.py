@@ -24,7 +24,6 @@ from tests.export.redaction.leaky import (
     SECRETS,
     flow_file_view,
     found_in,
-    leaky_records,
 )
 
 HERE = Path(__file__).parent.parent
@@ -32,16 +31,6 @@ HAR_SCHEMA = json.loads((HERE / "har-1.2.schema.json").read_text())
 POSTMAN_SCHEMA = json.loads((HERE / "postman-collection-v2.1.0.schema.json").read_text())
 # The formats that carry every place readably (CSV carries URLs only, Postman requests only).
 LOSSLESS_ENOUGH = {"har", "json", "mitm"}
-
-
-@pytest.fixture
-def leaky_session(store: Store) -> str:
-    session = store.create_session("leaky")
-    records = leaky_records()
-    for record in records:
-        record.session_id = session.id
-    store.add_flows(records)
-    return session.id
 
 
 def exported(store: Store, session: str, name: str, folder: Path, redact) -> bytes:

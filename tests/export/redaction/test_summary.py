@@ -8,8 +8,7 @@ import json
 import pytest
 
 from mitmtape.export.pipeline import ExportError, ExportOptions, export_session
-from mitmtape.store import Store
-from tests.export.redaction.leaky import SECRETS, leaky_records
+from tests.export.redaction.leaky import SECRETS
 
 # What `leaky_records` holds, by kind (pinned: a place redaction stops finding shows here).
 LEAKY_COUNTS = {
@@ -21,16 +20,6 @@ LEAKY_COUNTS = {
     "bodies": 0,
 }
 LEAKY_TEXT = "3 headers, 3 cookies, 5 query parameters, 13 body fields, 2 JWTs"
-
-
-@pytest.fixture
-def leaky_session(store: Store) -> str:
-    session = store.create_session("leaky")
-    records = leaky_records()
-    for record in records:
-        record.session_id = session.id
-    store.add_flows(records)
-    return session.id
 
 
 def test_the_result_counts_what_was_redacted_by_kind(store, leaky_session, tmp_path) -> None:

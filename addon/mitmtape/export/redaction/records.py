@@ -119,12 +119,20 @@ def blanked(message: WebSocketMessage, tally: Tally) -> WebSocketMessage:
     return replace(message, content=b"")
 
 
-def redact_request(request: Request, rules: TextRules, omit: bool) -> Request:
-    headers = redact_headers(request.headers, rules)
+def _headers_and_body(
+    message: Request | Response, rules: TextRules, omit: bool
+) -> tuple[Headers, Body]:
+    """A message's headers masked, and its body masked, or left out under `--redact-bodies`
+    (a masked body may change its length headers)."""
+    headers = redact_headers(message.headers, rules)
     if omit:
-        body = omitted(request.body, rules.tally)
-    else:
-        body, headers = redact_body(request.body, headers, rules)
+        return headers, omitted(message.body, rules.tally)
+    body, headers = redact_body(message.body, headers, rules)
+    return headers, body
+
+
+def redact_request(request: Request, rules: TextRules, omit: bool) -> Request:
+    headers, body = _headers_and_body(request, rules, omit)
     quiet = replace(rules, tally=Tally())  # the path repeats the URL: counted once
     return replace(
         request,
@@ -137,11 +145,7 @@ def redact_request(request: Request, rules: TextRules, omit: bool) -> Request:
 
 
 def redact_response(response: Response, rules: TextRules, omit: bool) -> Response:
-    headers = redact_headers(response.headers, rules)
-    if omit:
-        body = omitted(response.body, rules.tally)
-    else:
-        body, headers = redact_body(response.body, headers, rules)
+    headers, body = _headers_and_body(response, rules, omit)
     return replace(
         response, headers=headers, body=body, trailers=_optional_headers(response.trailers, rules)
     )
