@@ -10,6 +10,7 @@ or URL.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -73,7 +74,7 @@ DB_FILE_NAME = "mitmtape.db"
 DB_ENV = "MITMTAPE_DB"
 DEFAULT_CONFDIR = "~/.mitmproxy"
 READ_BATCH = 5_000
-# Flow ids per body query (SQLite allows 999 parameters in old builds).
+# Flow ids per `IN (...)` query (SQLite allows 999 parameters in old builds).
 BODY_QUERY_IDS = 500
 
 # A mitmproxy expression is tried on this many flows at a time: a first page of common matches
@@ -480,8 +481,7 @@ class Store(Retention):
     def _records_by_id(self, db: Any, flow_ids: list[str]) -> list[FlowRecord]:
         """Records without body bytes, in the order of `flow_ids` (missing ones left out)."""
         found: dict[str, FlowRecord] = {}
-        for start in range(0, len(flow_ids), 500):
-            chunk = flow_ids[start : start + 500]
+        for chunk in id_chunks(flow_ids):
             rows = db.execute(
                 f"SELECT {FLOW_COLUMNS} FROM flows WHERE id IN ({', '.join('?' * len(chunk))})",
                 chunk,
@@ -515,32 +515,17 @@ class Store(Retention):
         held only while one batch is read. An engine with server-side cursors reads one snapshot
         through one on a connection of its own, and takes no lock at all.
         """
-        where, params = flow_filter.where(self.engine.contains)
         if self.engine.server_cursors:
-            yield from self._streamed_batches(session_id, where, params, batch_size, with_bodies)
+            yield from self._streamed_batches(session_id, flow_filter, batch_size, with_bodies)
             return
-        after: tuple[str, str] = ("", "")
-        while True:
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT {FLOW_COLUMNS} FROM flows WHERE session_id = ?{where} "
-                    "AND (started_at > ? OR (started_at = ? AND id > ?)) "
-                    "ORDER BY started_at, id LIMIT ?",
-                    [session_id, *params, after[0], after[0], after[1], batch_size],
-                ).fetchall()
-                bodies = self._read_bodies([row[0] for row in rows]) if with_bodies else {}
-            if not rows:
-                return
-            yield [record_of(row, bodies) for row in rows]
-            after = (rows[-1][2], rows[-1][0])
-            if len(rows) < batch_size:
-                return
+        yield from self._walk(session_id, flow_filter, "asc", None, batch_size, with_bodies)
 
     def _streamed_batches(
-        self, session_id: str, where: str, params: list[Any], size: int, with_bodies: bool
+        self, session_id: str, flow_filter: FlowFilter, size: int, with_bodies: bool
     ) -> Iterator[list[FlowRecord]]:
         """One cursor over the flows, their bodies joined in (no second query per batch: on a
         server each would be a round trip and a plan for hundreds of ids)."""
+        where, params = flow_filter.where(self.engine.contains)
         columns, joins = FLOW_COLUMNS, ""
         if with_bodies:
             columns += ", sent.data, answered.data"
@@ -650,11 +635,40 @@ class Store(Retention):
     ) -> tuple[list[FlowRecord], bool, tuple[int, int]]:
         """A page of what `matches` accepts, streamed by key with an early stop; also how many
         flows were tried and how many of them matched (for an estimate of the total)."""
-        where, params = flow_filter.where(self.engine.contains)
         # A test that says it never looks at bodies (`needs_bodies = False`) is spared them.
         reads_bodies = getattr(matches, "needs_bodies", True)
         found: list[FlowRecord] = []
-        skipped = scanned = matched = 0
+        scanned = matched = 0
+        more = False
+        walk = self._walk(session_id, flow_filter, order, position, SCAN_BATCH, reads_bodies)
+        for record in itertools.chain.from_iterable(walk):
+            scanned += 1
+            if not matches(record):
+                continue
+            matched += 1
+            if matched <= offset:
+                continue
+            if len(found) == limit:
+                more = True
+                break
+            found.append(record)
+        if position is not None and position.backward:
+            found.reverse()
+        return found, more, (scanned, matched)
+
+    def _walk(
+        self,
+        session_id: str,
+        flow_filter: FlowFilter,
+        order: Order,
+        position: Cursor | None,
+        size: int,
+        with_bodies: bool,
+    ) -> Iterator[list[FlowRecord]]:
+        """Matching records from `position` on (before it, for a page's `prev`) in `order`,
+        `size` at a time by key, no OFFSET; the lock is held only while one batch is read."""
+        where, params = flow_filter.where(self.engine.contains)
+        backward = position is not None and position.backward
         at = position
         while True:
             after, sort, keys = seek(at, order)
@@ -662,30 +676,14 @@ class Store(Retention):
                 rows = self._db.execute(
                     f"SELECT {FLOW_COLUMNS} FROM flows WHERE session_id = ?{where}{after} "
                     f"ORDER BY {sort} LIMIT ?",
-                    [session_id, *params, *keys, SCAN_BATCH],
+                    [session_id, *params, *keys, size],
                 ).fetchall()
-                bodies = self._read_bodies([row[0] for row in rows]) if reads_bodies else {}
-            for row in rows:
-                scanned += 1
-                record = record_of(row, bodies)
-                if not matches(record):
-                    continue
-                matched += 1
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                if len(found) == limit:
-                    if position is not None and position.backward:
-                        found.reverse()
-                    return found, True, (scanned, matched)
-                found.append(record)
-            if len(rows) < SCAN_BATCH:
-                if position is not None and position.backward:
-                    found.reverse()
-                return found, False, (scanned, matched)
-            last = rows[-1]
-            backward = position is not None and position.backward
-            at = Cursor(last[2], last[0], order, backward)
+                bodies = self._read_bodies([row[0] for row in rows]) if with_bodies else {}
+            if rows:
+                yield [record_of(row, bodies) for row in rows]
+            if len(rows) < size:
+                return
+            at = Cursor(rows[-1][2], rows[-1][0], order, backward)
 
     def _total(
         self,
@@ -901,8 +899,7 @@ class Store(Retention):
     @staticmethod
     def _flow_ids_here(db: Any, flow_ids: list[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(flow_ids), 500):
-            chunk = flow_ids[start : start + 500]
+        for chunk in id_chunks(flow_ids):
             rows = db.execute(
                 f"SELECT id FROM flows WHERE id IN ({', '.join('?' * len(chunk))})", chunk
             )
@@ -933,11 +930,16 @@ def joined_bodies(row: tuple[Any, ...]) -> dict[tuple[str, str], bytes]:
     return found
 
 
+def id_chunks(flow_ids: list[str]) -> Iterator[list[str]]:
+    """Ids BODY_QUERY_IDS at a time, for `IN (...)` queries."""
+    for start in range(0, len(flow_ids), BODY_QUERY_IDS):
+        yield flow_ids[start : start + BODY_QUERY_IDS]
+
+
 def _read_bodies(db: Any, flow_ids: list[str]) -> dict[tuple[str, str], bytes]:
     """The bodies of these flows, by (flow id, part), a few hundred ids per query."""
     found: dict[tuple[str, str], bytes] = {}
-    for start in range(0, len(flow_ids), BODY_QUERY_IDS):
-        chunk = flow_ids[start : start + BODY_QUERY_IDS]
+    for chunk in id_chunks(flow_ids):
         rows = db.execute(
             "SELECT flow_id, part, data FROM bodies "
             f"WHERE flow_id IN ({', '.join('?' * len(chunk))})",

@@ -13,20 +13,13 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from mitmtape.model import format_time
 from mitmtape.store import counters
 
 # Flows deleted per transaction: ~50 ms of lock on SQLite, short enough for a recording writer.
 PRUNE_BATCH = 2_000
-
-
-class Vacuuming(Protocol):
-    """What an engine offers for giving space back (see `sqlite.py`, `postgres.py`)."""
-
-    def size(self, db: Any) -> int: ...
-    def vacuum(self, db: Any) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +59,7 @@ class Retention:
     _lock: threading.RLock
     _db: Any
     _transaction: Callable[[], AbstractContextManager[Any]]
-    engine: Any
+    engine: Any  # the store's Engine (its `size` and `vacuum`)
 
     def _session_rows(self, session_id: str | None) -> list[tuple[str, str]]:
         query = "SELECT id, name FROM sessions"
@@ -128,8 +121,7 @@ class Retention:
 
     def vacuum(self) -> VacuumResult:
         """Give the space of deleted rows back; the sizes before and after, in bytes."""
-        engine: Vacuuming = self.engine
         with self._lock:
-            before = engine.size(self._db)
-            engine.vacuum(self._db)
-            return VacuumResult(before, engine.size(self._db))
+            before = self.engine.size(self._db)
+            self.engine.vacuum(self._db)
+            return VacuumResult(before, self.engine.size(self._db))
