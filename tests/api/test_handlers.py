@@ -12,6 +12,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from mitmtape.api.base import PAGE_LIMIT_MAX
 from mitmtape.codegen import TARGETS, generate
 from mitmtape.compare import compare_sessions
 from mitmtape.export.pipeline import ExportOptions, export_session
@@ -90,6 +91,52 @@ def test_flows_are_listed_oldest_first_with_paging(
     assert (page["limit"], page["offset"]) == (2, 1)
     assert page["flows"] == everything[1:3]
     assert client.get(f"/api/v1/sessions/{session.id}/flows").json()["flows"] == everything
+
+
+def test_flows_page_by_cursor_in_both_orders(
+    client: httpx.Client, session: Session, store: Store
+) -> None:
+    everything = [r.id for batch in store.iter_flow_batches(session.id) for r in batch]
+    path = f"/api/v1/sessions/{session.id}/flows"
+    newest = client.get(path, params={"limit": 4, "order": "desc"}).json()
+    assert [f["id"] for f in newest["flows"]] == everything[::-1][:4]
+    assert (newest["order"], newest["total"], newest["total_estimated"]) == ("desc", 6, False)
+    assert newest["prev"] is None
+    older = client.get(path, params={"limit": 4, "cursor": newest["next"]}).json()
+    assert [f["id"] for f in older["flows"]] == everything[::-1][4:]
+    assert older["next"] is None and older["order"] == "desc"
+    back = client.get(path, params={"limit": 4, "cursor": older["prev"]}).json()
+    assert [f["id"] for f in back["flows"]] == everything[::-1][:4]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"order": "newest"}, "order must be asc or desc, not 'newest'"),
+        ({"cursor": "not-a-cursor"}, "the cursor is not one this server gave out"),
+        ({"cursor": "A" * 513}, "the cursor is not one this server gave out"),
+        ({"offset": 1, "cursor": "CURSOR"}, "give either a cursor or an offset, not both"),
+    ],
+)
+def test_a_bad_order_or_cursor_is_400_in_one_sentence(
+    client: httpx.Client, session: Session, params: dict, message: str
+) -> None:
+    path = f"/api/v1/sessions/{session.id}/flows"
+    if params.get("cursor") == "CURSOR":
+        params = {**params, "cursor": client.get(path, params={"limit": 1}).json()["next"]}
+    response = client.get(path, params=params)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message)
+
+
+@pytest.mark.parametrize("limit", [PAGE_LIMIT_MAX, PAGE_LIMIT_MAX + 1])
+def test_the_page_limit_is_taken_at_its_edge_with_a_cursor(
+    client: httpx.Client, session: Session, limit: int
+) -> None:
+    path = f"/api/v1/sessions/{session.id}/flows"
+    cursor = client.get(path, params={"limit": 1}).json()["next"]
+    response = client.get(path, params={"limit": limit, "cursor": cursor})
+    assert response.status_code == (200 if limit == PAGE_LIMIT_MAX else 400)
 
 
 def test_flows_are_filtered_like_exports(client: httpx.Client, session: Session) -> None:
