@@ -85,6 +85,9 @@ STATUS_SORT_MAX = 10_000
 # A URL-substring total past this many flows is estimated from the newest this-many (a count
 # would read every URL of the session).
 COUNT_SAMPLE = 10_000
+# An index count stops here: past it the total is estimated (a server counting 200,000 index
+# entries takes longer than the page). Not below STATUS_SORT_MAX, which it must tell apart.
+COUNT_EXACT_MAX = 10_000
 # A flow's two bodies beside its row, for a read that streams both in one cursor.
 BODY_JOINS = (
     " LEFT JOIN bodies sent ON sent.flow_id = flows.id AND sent.part = 'request'"
@@ -567,8 +570,9 @@ class Store(Retention):
         `matches` is a test no SQL can run (a mitmproxy expression): the simple filters narrow
         the read in SQL, `matches` sees what is left, SCAN_BATCH at a time, until the page is
         full. The total is counted once, on a first page, and carried on in the cursors: a
-        session's counter when nothing is filtered, an index count for the simple filters, an
-        estimate (marked so) where counting means reading every flow.
+        session's counter when nothing is filtered, an index count for the simple filters up
+        to COUNT_EXACT_MAX, an estimate (marked so) past it or where counting means reading
+        every flow.
         """
         sort = check_order(order)
         position = Cursor.decode(cursor) if cursor is not None else None
@@ -702,14 +706,31 @@ class Store(Retention):
         """
         if sample is not None and not more:
             return seen, False
-        if flow_filter.indexed or self.count_flows(session_id) <= COUNT_SAMPLE:
-            candidates, estimated = self.count_flows(session_id, flow_filter), False
-        else:
-            candidates, estimated = self._estimated_count(session_id, flow_filter), True
+        candidates, estimated = self._candidates(session_id, flow_filter)
         if sample is None:
             return candidates, estimated
         scanned, matched = sample
         return max(seen + 1, round(candidates * matched / max(scanned, 1))), True
+
+    def _candidates(self, session_id: str, flow_filter: FlowFilter) -> tuple[int, bool]:
+        """How many flows the SQL filters let by, and whether that is an estimate: the
+        counter, an index count up to COUNT_EXACT_MAX, or else the newest sample's share."""
+        if flow_filter.empty:
+            return self.count_flows(session_id), False
+        if not flow_filter.indexed:
+            if self.count_flows(session_id) <= COUNT_SAMPLE:
+                return self.count_flows(session_id, flow_filter), False
+            return self._estimated_count(session_id, flow_filter), True
+        where, params = flow_filter.where(self.engine.contains)
+        with self._lock:
+            (counted,) = self._db.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM flows WHERE session_id = ?{where} "
+                "LIMIT ?) AS capped",
+                [session_id, *params, COUNT_EXACT_MAX + 1],
+            ).fetchone()
+        if counted <= COUNT_EXACT_MAX:
+            return counted, False
+        return max(counted, self._estimated_count(session_id, flow_filter)), True
 
     def _estimated_count(self, session_id: str, flow_filter: FlowFilter) -> int:
         """The share of the newest COUNT_SAMPLE flows that match, times the session's flows."""
