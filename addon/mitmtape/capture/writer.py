@@ -31,7 +31,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 from mitmproxy.log import ALERT
@@ -40,6 +39,7 @@ from mitmtape.capture.record import snapshot_from_wire
 from mitmtape.capture.snapshot import WireSnapshot
 from mitmtape.model import FlowRecord
 from mitmtape.store import StoreUnavailable, masked, open_store
+from mitmtape.store.child import child_database, spawn
 
 WRITE_BATCH = 500
 WRITE_INTERVAL_S = 0.1
@@ -53,10 +53,6 @@ WRITE_RETRY_FIRST_S = 0.25
 WRITE_RETRY_MAX_S = 5.0
 # What a waiting record costs beyond its bodies, headers and URL (its objects and JSON).
 RECORD_OVERHEAD_BYTES = 1024
-# The folder holding the `mitmtape` package, put on the child's path for a checkout's `-s` use.
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-# The environment variable that hands the child its database (path or URL).
-WRITER_DB_ENV = "MITMTAPE_WRITER_DB"
 
 logger = logging.getLogger(__name__)
 
@@ -91,17 +87,11 @@ class FlowWriter:
         self._pending: collections.deque[Outgoing] = collections.deque()
         self._wake = threading.Event()
         self._closing = False
-        python_path = os.pathsep.join(
-            filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])
+        self._child = spawn(
+            "mitmtape.capture.writer",
+            [str(batch_size), str(interval), "1" if on_written else "0", str(retry_buffer_bytes)],
+            db_path,
         )
-        # The database goes by environment, not argument: a URL's password would show in `ps`.
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "mitmtape.capture.writer", str(batch_size),
-             str(interval), "1" if on_written else "0", str(retry_buffer_bytes)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": python_path, WRITER_DB_ENV: os.fspath(db_path)},
-        )  # fmt: skip
         self._sender = threading.Thread(target=self._send, name="mitmtape-sender", daemon=True)
         self._listener = threading.Thread(target=self._listen, name="mitmtape-listen", daemon=True)
         self._sender.start()
@@ -494,7 +484,7 @@ def main(argv: list[str]) -> None:
     # writer catches up in larger batches. (The child stays in the proxy's session, so the
     # scheduler's per-session groups weigh this against the proxy, not against everyone.)
     os.nice(WRITER_NICENESS)
-    db_path = os.environ[WRITER_DB_ENV]
+    db_path = child_database()
     batch_size, interval, report, buffer_bytes = argv
     try:
         writer = _ChildWriter(

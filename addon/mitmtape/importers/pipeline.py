@@ -15,15 +15,20 @@ import ijson
 
 from mitmtape.importers.guard import MAX_JSON_DEPTH, JsonGuard
 from mitmtape.importers.ranges import check_record
+from mitmtape.importers.rowwriter import RowWriter
 from mitmtape.importers.sniff import EntryError, ImportFailed, Source
 from mitmtape.model import FlowRecord, new_id
 from mitmtape.store import Store
+from mitmtape.store.rows import rows_of
 
 ERRORS_KEPT = 100
 IMPORT_BATCH = 500
 # A batch is also written once its bodies reach this size, so a file of large bodies does not
 # hold 500 of them in memory at once.
 IMPORT_BATCH_BYTES = 16 * 1024 * 1024
+# How long a batch waits for the writer child to be ready before it is written here instead
+# (0: never waits; the child takes over from the first batch after it is up).
+WRITER_READY_WAIT_S = 0.0
 CANCEL_CHECK_EVERY = 100
 
 
@@ -109,25 +114,60 @@ def convert_entry(importer: Importer, entry: Any) -> tuple[FlowRecord, list[str]
 
 
 class _Batch:
+    """Records gathered into batches and written in order, one transaction each.
+
+    Once a first batch is full, a `RowWriter` child starts beside the import; when it is ready,
+    each later batch goes to it while the next one is read (and converted) here.
+    """
+
     def __init__(self, store: Store, on_written: OnWritten | None = None) -> None:
         self.store = store
         self.on_written = on_written
         self.records: list[FlowRecord] = []
         self.body_bytes = 0
         self.written = 0
+        self.writer: RowWriter | None = None
+        self.in_flight: list[FlowRecord] = []
 
     def add(self, record: FlowRecord) -> None:
         self.records.append(record)
         self.body_bytes += record.request_size + record.response_size
         if len(self.records) >= IMPORT_BATCH or self.body_bytes >= IMPORT_BATCH_BYTES:
-            self.flush()
+            self.hand_over(more=True)
 
-    def flush(self) -> None:
-        if self.records:
-            self.written += self.store.add_flows(self.records)
-            if self.on_written is not None:
-                self.on_written(self.records)
-        self.records, self.body_bytes = [], 0
+    def hand_over(self, more: bool) -> None:
+        """Write the batch gathered: through the child once it is ready, else here.
+        `more` says more batches may follow, worth starting the child for."""
+        records, self.records, self.body_bytes = self.records, [], 0
+        if not records:
+            return
+        if self.writer is None and more:
+            self.writer = RowWriter(self.store.location)
+        self.settle()
+        if self.writer is not None and self.writer.ready(WRITER_READY_WAIT_S):
+            self.writer.send(rows_of(records))
+            self.in_flight = records
+        else:
+            self.done(records, self.store.add_flows(records))
+
+    def settle(self) -> None:
+        """Wait for the batch the child holds, if any; raises as `Store.add_flows` would."""
+        if self.in_flight and self.writer is not None:
+            records, self.in_flight = self.in_flight, []
+            self.done(records, self.writer.wait())
+
+    def done(self, records: list[FlowRecord], written: int) -> None:
+        self.written += written
+        if self.on_written is not None:
+            self.on_written(records)
+
+    def finish(self) -> None:
+        self.hand_over(more=False)
+        self.settle()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def run_import(
@@ -169,7 +209,7 @@ def run_import(
                 result.note(index, note)
             batch.add(stamp(record, session_id, importer.name))
         _check_structure(source.guard)
-        batch.flush()
+        batch.finish()
     except ijson.JSONError as exc:
         raise _failed(ImportFailed, source, _json_reason(exc, source.guard), batch) from None
     except UnicodeDecodeError:
@@ -178,6 +218,8 @@ def run_import(
     except ImportFailed as exc:
         reason = exc.message.removeprefix(f"{source.name}: ")
         raise _failed(type(exc), source, reason, batch) from None
+    finally:
+        batch.close()
     result.imported = batch.written
     if left_out:
         result.skipped += left_out
@@ -220,4 +262,5 @@ def _json_reason(exc: Exception, guard: JsonGuard) -> str:
 
 
 def _failed(kind: type[ImportFailed], source: Source, reason: str, batch: _Batch) -> ImportFailed:
+    batch.settle()  # the batch the child holds is kept, and counted
     return kind(f"{source.name}: {reason}", kept=batch.written)

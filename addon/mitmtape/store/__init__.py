@@ -40,7 +40,7 @@ from mitmtape.store.filters import NO_FILTER, FlowFilter
 from mitmtape.store.locations import is_url, masked
 from mitmtape.store.paging import Cursor, FlowPage, InvalidCursor, Order, check_order, links, seek
 from mitmtape.store.retention import PruneResult, Retention, VacuumResult
-from mitmtape.store.rows import bodies_of, record_of, record_row
+from mitmtape.store.rows import RowBatch, record_of, rows_of
 from mitmtape.store.schema import (
     ARTIFACT_COLUMNS,
     FLOW_COLUMNS,
@@ -446,32 +446,32 @@ class Store(Retention):
         Raises StoreUnavailable when the database cannot take the write now (a full disk, a
         server gone away): nothing of the batch is kept, and the same call may succeed later.
         """
+        return self.add_rows(rows_of(records))
+
+    def add_rows(self, batch: RowBatch) -> int:
+        """`add_flows` for records already made rows (`rows_of`), as an import's writer
+        process receives them."""
         try:
-            return self._add_flows(records)
+            with self._transaction() as db:
+                live = {row[0] for row in db.execute("SELECT id FROM sessions")}
+                rows, bodies = batch
+                kept = [row for row in rows if row[1] in live]
+                if len(kept) < len(rows):
+                    ids = {row[0] for row in kept}
+                    bodies = [body for body in bodies if body[0] in ids]
+                self._insert_rows(db, (kept, bodies), format_time(utc_now()))
         except self.engine.unavailable_errors as exc:
             raise StoreUnavailable(f"cannot write to {self.engine.shown}: {exc}") from exc
-
-    def _add_flows(self, records: Iterable[FlowRecord]) -> int:
-        with self._transaction() as db:
-            live = {row[0] for row in db.execute("SELECT id FROM sessions")}
-            kept = [record for record in records if record.session_id in live]
-            self._insert_records(db, kept, format_time(utc_now()))
         return len(kept)
 
-    def _insert_records(self, db: Any, records: list[FlowRecord], touched_at: str | None) -> None:
+    def _insert_rows(self, db: Any, batch: RowBatch, touched_at: str | None) -> None:
         """Rows, bodies, the sessions' counters, and (on a shared server) word to every
         listener once this commits; `touched_at` also moves the sessions' `updated_at`."""
-        rows = [record_row(record) for record in records]
+        rows, bodies = batch
         self.engine.insert_flows(db, rows)
         db.executemany(counters.ADD, counters.additions(rows, touched_at))
-        bodies = [
-            (record.id, part, body.data)
-            for record in records
-            for part, body in bodies_of(record)
-            if body.data
-        ]
         self.engine.insert_bodies(db, bodies)
-        self.engine.notify(db, [record.id for record in records])
+        self.engine.notify(db, [row[0] for row in rows])
 
     def committed_flows(self, stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
         """The list columns (and session) of flows any process commits from now on, a batch at
@@ -914,7 +914,7 @@ class Store(Retention):
             live = {row[0] for row in db.execute("SELECT id FROM sessions")}
             there = self._flow_ids_here(db, [record.id for record in records])
             fresh = [r for r in records if r.session_id in live and r.id not in there]
-            self._insert_records(db, fresh, None)
+            self._insert_rows(db, rows_of(fresh), None)
         return len(fresh)
 
     @staticmethod

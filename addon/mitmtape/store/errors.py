@@ -22,3 +22,8 @@ class ArtifactNotFound(StoreError):
 class StoreUnavailable(StoreError):
     """A write failed for a reason that may pass (a full disk, a server gone away): the caller
     may keep what it tried to write and try again later."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line (libpq spreads its hints and context over several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from mitmtape.model import new_id
-from mitmtape.store.errors import StoreError, StoreUnavailable
+from mitmtape.store.errors import StoreError, StoreUnavailable, one_line
 from mitmtape.store.locations import masked
 from mitmtape.store.schema import FLOW_COLUMNS
 
@@ -63,11 +63,6 @@ def copy_rows(db: Connection, table: str, rows: Sequence[Sequence[Any]]) -> None
     ):
         for row in rows:
             copy.write_row(row)
-
-
-def one_line(exc: BaseException) -> str:
-    """libpq's message on one line (it spreads hints over several)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @lru_cache(maxsize=256)

@@ -8,6 +8,7 @@ flow they read: both are on the hot path of capture and export.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from mitmtape.model import Body, FlowRecord, media_type
@@ -51,6 +52,23 @@ def record_row(record: FlowRecord) -> tuple[Any, ...]:
         record.error,
         _encode_record(document),
     )
+
+
+# A batch as the store writes it: flow rows (FLOW_COLUMNS order) and the bodies kept beside
+# them as (flow id, part, bytes). Plain tuples, so another process takes them cheaply (an
+# import's writer child).
+BodyRow = tuple[str, str, bytes]
+RowBatch = tuple[list[tuple[Any, ...]], list[BodyRow]]
+
+
+def rows_of(records: Iterable[FlowRecord]) -> RowBatch:
+    """The rows and body rows of records; an empty body has no row."""
+    rows: list[tuple[Any, ...]] = []
+    bodies: list[BodyRow] = []
+    for record in records:
+        rows.append(record_row(record))
+        bodies.extend((record.id, part, body.data) for part, body in bodies_of(record) if body.data)
+    return rows, bodies
 
 
 def bodies_of(record: FlowRecord) -> list[tuple[str, Body]]:
