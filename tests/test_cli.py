@@ -4,6 +4,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -314,14 +315,20 @@ def stored(db: Path, sql: str) -> int:
         return conn.execute(sql).fetchone()[0]
 
 
-def interrupt_import(db: Path, har: Path, signum: int, *extra: str) -> tuple[int, str]:
-    """Run `mitmtape import`, signal it once its first batch is committed; status and stderr."""
+def interrupt_import(
+    db: Path, har: Path, signum: int, *extra: str, group: bool = False
+) -> tuple[int, str]:
+    """Run `mitmtape import`, signal it once its first batch is committed; status and stderr.
+
+    With `group`, the signal goes to its whole process group, as a Ctrl-C at a terminal does
+    (the import's writer child is starting up just then)."""
     before = stored(db, "SELECT count(*) FROM flows")
     process = subprocess.Popen(
         [sys.executable, "-m", "mitmtape.cli", "--db", str(db), "import", str(har), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        process_group=0 if group else None,
     )
     wait_until(
         lambda: stored(db, "SELECT count(*) FROM flows") != before or process.poll() is not None,
@@ -329,7 +336,10 @@ def interrupt_import(db: Path, har: Path, signum: int, *extra: str) -> tuple[int
         "the import's first commit",
         poll=COMMIT_POLL_SECONDS,
     )
-    process.send_signal(signum)
+    if group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     return process.returncode, err
 
@@ -347,11 +357,12 @@ def test_an_interrupted_import_into_a_new_session_removes_it(
     assert stored(filled, "SELECT count(*) FROM flows") == 2
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["process", "group"])
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupted_import_into_a_session_keeps_what_was_written(
-    filled: Path, big_har: Path, signum: int, status: int
+    filled: Path, big_har: Path, signum: int, status: int, group: bool
 ) -> None:
-    code, err = interrupt_import(filled, big_har, signum, "--into", "API Tests")
+    code, err = interrupt_import(filled, big_har, signum, "--into", "API Tests", group=group)
 
     kept = stored(filled, "SELECT count(*) FROM flows") - 2
     assert 0 < kept < BIG_HAR_ENTRIES

@@ -10,9 +10,9 @@ import pytest
 
 import mitmtape.importers.pipeline as pipeline
 from mitmtape.importers import ImportCancelled, ImportFailed, import_file
-from mitmtape.importers.rowwriter import RowWriter
+from mitmtape.importers.rowwriter import RowWriter, WriterLost
 from mitmtape.model import FlowRecord
-from mitmtape.store import Store, StoreError
+from mitmtape.store import Store
 
 BATCH = 20
 ENTRIES = 3 * BATCH + 10
@@ -108,8 +108,8 @@ def test_a_cancel_while_the_child_holds_a_batch_counts_it_kept(
     assert caught.value.kept == 200 == store.count_flows(session_id)
 
 
-def test_a_child_gone_mid_import_ends_it_in_one_sentence_keeping_what_was_written(
-    store: Store, session_id, har_file, entry, with_child: list[int], monkeypatch
+def test_a_child_gone_mid_import_leaves_the_import_to_finish_here_once_each(
+    store: Store, session_id, har_file, entry, records, with_child: list[int], monkeypatch
 ) -> None:
     children: list[RowWriter] = []
     original_init = CountingWriter.__init__
@@ -119,11 +119,60 @@ def test_a_child_gone_mid_import_ends_it_in_one_sentence_keeping_what_was_writte
         children.append(self)
 
     monkeypatch.setattr(CountingWriter, "__init__", remembered)
+    heard: list[int] = []
 
     def kill_child(batch: list[FlowRecord]) -> None:
-        children[0]._child.kill()
-        children[0]._child.wait()
+        heard.append(len(batch))
+        if len(heard) == 1:  # killed once the first batch is heard: the next send finds it gone
+            children[0]._child.kill()
+            children[0]._child.wait()
 
-    with pytest.raises(StoreError, match=r"^the import's writer process ended before the import"):
-        import_file(store, har_file(entries(entry)), session_id, on_written=kill_child)
-    assert store.count_flows(session_id) == BATCH
+    result = import_file(store, har_file(entries(entry)), session_id, on_written=kill_child)
+    assert (result.imported, len(children)) == (ENTRIES, 1)
+    assert heard == [BATCH, BATCH, BATCH, 10]
+    urls = [record.request.url for record in records(session_id)]
+    assert sorted(urls) == sorted({f"https://api.example.com/items/{n}" for n in range(ENTRIES)})
+
+
+def test_a_child_killed_after_it_committed_is_not_written_twice(
+    store: Store, session_id, har_file, entry, records, with_child: list[int], monkeypatch
+) -> None:
+    def reply_lost(self) -> int:  # the batch went in, the answer never came back
+        RowWriter.wait(self)
+        raise WriterLost("gone")
+
+    monkeypatch.setattr(CountingWriter, "wait", reply_lost)
+    result = import_file(store, har_file(entries(entry)), session_id)
+    assert result.imported == ENTRIES == len(records(session_id))
+    assert with_child == [BATCH]  # the rest was written here
+
+
+def test_by_default_the_first_batch_is_written_here_and_never_waits(
+    store: Store, session_id, har_file, entry, with_child: list[int], monkeypatch
+) -> None:
+    monkeypatch.setattr(pipeline, "WRITER_READY_WAIT_S", 0.0)
+    result = import_file(store, har_file(entries(entry)), session_id)
+    assert result.imported == ENTRIES == store.count_flows(session_id)
+    assert sum(with_child) < ENTRIES  # a child just started is not ready for the first
+
+
+def test_a_child_that_cannot_open_the_database_leaves_the_import_here(
+    store: Store, session_id, har_file, entry, tmp_path, with_child: list[int], monkeypatch
+) -> None:
+    (tmp_path / "file").write_text("")
+    unusable = str(tmp_path / "file" / "tape.db")
+    monkeypatch.setattr(pipeline, "RowWriter", lambda location: CountingWriter(unusable))
+    result = import_file(store, har_file(entries(entry)), session_id)
+    assert result.imported == ENTRIES == store.count_flows(session_id)
+    assert with_child == []
+
+
+def test_no_child_process_to_be_had_leaves_the_import_here(
+    store: Store, session_id, har_file, entry, with_child: list[int], monkeypatch
+) -> None:
+    def refused(location: str) -> RowWriter:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(pipeline, "RowWriter", refused)
+    result = import_file(store, har_file(entries(entry)), session_id)
+    assert result.imported == ENTRIES == store.count_flows(session_id)

@@ -162,21 +162,22 @@ def test_an_index_count_stops_at_its_cap_and_is_estimated_past_it(
     store: Store, make_record: RecordFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session = store.active_session().id
-    methods = ["POST", "GET", "GET", "GET"]
-    store.add_flows([make_record(session_id=session, method=methods[n % 4]) for n in range(40)])
+    # The older half all GET, the newer half POST and GET in turn: 10 POSTs.
+    methods = ["GET"] * 20 + ["POST", "GET"] * 10
+    store.add_flows([make_record(session_id=session, method=method) for method in methods])
     posts = FlowFilter(method="POST")
     monkeypatch.setattr("mitmtape.store.COUNT_EXACT_MAX", 10)
     at_cap = store.page_flows(session, posts, limit=4)
     assert (at_cap.total, at_cap.estimated) == (10, False)
     monkeypatch.setattr("mitmtape.store.COUNT_EXACT_MAX", 5)
     monkeypatch.setattr("mitmtape.store.COUNT_SAMPLE", 8)
-    # Past the cap: the newest 8 flows hold 2 POSTs, so about a quarter of the 40.
+    # Past the cap: half of the newest 8 flows are POSTs, so about half of the 40.
     past = store.page_flows(session, posts, limit=4)
-    assert (past.total, past.estimated) == (10, True)
+    assert (past.total, past.estimated) == (20, True)
     carried = store.page_flows(session, posts, limit=4, cursor=past.next)
-    assert (carried.total, carried.estimated) == (10, True)
+    assert (carried.total, carried.estimated) == (20, True)
     store.add_flows([make_record(session_id=session, method="POST") for _ in range(2)])
-    # Never below what was counted before the cap stopped it (6), whatever the sample says.
+    # Never below what was counted before the cap stopped it (12), whatever the sample says.
     monkeypatch.setattr("mitmtape.store.COUNT_SAMPLE", 2)
     monkeypatch.setattr("mitmtape.store.COUNT_EXACT_MAX", 11)
     floor = store.page_flows(session, FlowFilter(method="GET"), limit=4)

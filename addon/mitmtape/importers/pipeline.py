@@ -7,6 +7,7 @@ file turns out to be broken half-way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,16 +16,18 @@ import ijson
 
 from mitmtape.importers.guard import MAX_JSON_DEPTH, JsonGuard
 from mitmtape.importers.ranges import check_record
-from mitmtape.importers.rowwriter import RowWriter
+from mitmtape.importers.rowwriter import RowWriter, WriterLost
 from mitmtape.importers.sniff import EntryError, ImportFailed, Source
 from mitmtape.model import FlowRecord, new_id
-from mitmtape.store import Store
+from mitmtape.store import Store, StoreError
 from mitmtape.store.rows import rows_of
+
+logger = logging.getLogger(__name__)
 
 ERRORS_KEPT = 100
 IMPORT_BATCH = 500
 # A batch is also written once its bodies reach this size, so a file of large bodies does not
-# hold 500 of them in memory at once.
+# hold 500 of them in memory at once (two batches at most: one gathered, one being written).
 IMPORT_BATCH_BYTES = 16 * 1024 * 1024
 # How long a batch waits for the writer child to be ready before it is written here instead
 # (0: never waits; the child takes over from the first batch after it is up).
@@ -117,7 +120,8 @@ class _Batch:
     """Records gathered into batches and written in order, one transaction each.
 
     Once a first batch is full, a `RowWriter` child starts beside the import; when it is ready,
-    each later batch goes to it while the next one is read (and converted) here.
+    each later batch goes to it while the next one is read (and converted) here. Should it go
+    away, the import writes on by itself.
     """
 
     def __init__(self, store: Store, on_written: OnWritten | None = None) -> None:
@@ -127,6 +131,7 @@ class _Batch:
         self.body_bytes = 0
         self.written = 0
         self.writer: RowWriter | None = None
+        self.alone = False  # no child (again): it could not start, or went away
         self.in_flight: list[FlowRecord] = []
 
     def add(self, record: FlowRecord) -> None:
@@ -141,20 +146,50 @@ class _Batch:
         records, self.records, self.body_bytes = self.records, [], 0
         if not records:
             return
-        if self.writer is None and more:
-            self.writer = RowWriter(self.store.location)
+        if more:
+            self.start_writer()
         self.settle()
-        if self.writer is not None and self.writer.ready(WRITER_READY_WAIT_S):
-            self.writer.send(rows_of(records))
-            self.in_flight = records
-        else:
+        if self.writer is None or not self.writer.ready(WRITER_READY_WAIT_S):
             self.done(records, self.store.add_flows(records))
+            return
+        try:
+            self.writer.send(rows_of(records))
+        except WriterLost:
+            self.write_alone(records)
+            return
+        self.in_flight = records
+
+    def start_writer(self) -> None:
+        if self.writer is not None or self.alone:
+            return
+        try:
+            self.writer = RowWriter(self.store.location)
+        except OSError as exc:
+            logger.info("mitmtape: no writer process for the import (%s); writing here", exc)
+            self.alone = True
 
     def settle(self) -> None:
-        """Wait for the batch the child holds, if any; raises as `Store.add_flows` would."""
-        if self.in_flight and self.writer is not None:
-            records, self.in_flight = self.in_flight, []
-            self.done(records, self.writer.wait())
+        """Wait for the batch the child holds, if any; raises StoreError (or StoreUnavailable)
+        with the child's reason when the store refused it."""
+        if not self.in_flight or self.writer is None:
+            return
+        records, self.in_flight = self.in_flight, []
+        try:
+            written = self.writer.wait()
+        except WriterLost:
+            self.write_alone(records)
+            return
+        self.done(records, written)
+
+    def write_alone(self, records: list[FlowRecord]) -> None:
+        """The child went away holding `records`, committed or not: those not stored yet are
+        written here, and so is the rest of the import."""
+        assert self.writer is not None
+        self.writer.close()
+        self.writer, self.alone = None, True
+        self.store.add_new_flows(records)
+        stored = self.store.existing_flow_ids([record.id for record in records])
+        self.done(records, len(stored))
 
     def done(self, records: list[FlowRecord], written: int) -> None:
         self.written += written
@@ -262,5 +297,8 @@ def _json_reason(exc: Exception, guard: JsonGuard) -> str:
 
 
 def _failed(kind: type[ImportFailed], source: Source, reason: str, batch: _Batch) -> ImportFailed:
-    batch.settle()  # the batch the child holds is kept, and counted
+    try:
+        batch.settle()  # the batch the child holds is kept, and counted
+    except StoreError as exc:
+        reason = f"{reason}; and the last batch was not written: {exc}"
     return kind(f"{source.name}: {reason}", kept=batch.written)

@@ -41,7 +41,7 @@ def main() -> None:
         try:
             _reply(out, "written", store.add_rows(batch))
         except StoreUnavailable as exc:
-            _reply(out, "unavailable", str(exc))
+            _reply(out, "unavailable", one_line(exc))
         except Exception as exc:  # rows the store refuses: the importer stops with this
             _reply(out, "error", f"could not write {len(batch[0])} flows: {one_line(exc)}")
     store.close()

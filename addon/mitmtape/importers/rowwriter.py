@@ -16,6 +16,7 @@ nothing imports (run by `python -m`, it must not be loaded already by its packag
 from __future__ import annotations
 
 import contextlib
+import logging
 import pickle
 import select
 import subprocess
@@ -27,10 +28,21 @@ from mitmtape.store.rows import RowBatch
 
 # How long `close` waits for the child to commit what it holds and exit.
 CLOSE_WAIT_S = 60.0
+LOST = "the import's writer process ended before the import did"
+
+logger = logging.getLogger(__name__)
+
+
+class WriterLost(StoreError):
+    """The child went away (killed, out of memory): the batch it held may or may not be
+    committed, and the importer writes on by itself."""
 
 
 class RowWriter:
-    """The importer's side: start the child, hand it batches, hear what each wrote."""
+    """The importer's side: start the child, hand it batches, hear what each wrote.
+
+    Starting it may raise OSError (no more processes allowed): the importer then writes itself.
+    """
 
     def __init__(self, location: str) -> None:
         self._child = spawn("mitmtape.importers.rowchild", [], location)
@@ -41,16 +53,18 @@ class RowWriter:
     def ready(self, timeout: float = 0.0) -> bool:
         """Whether the child has opened the database, waiting up to `timeout` seconds to hear.
 
-        A child that cannot open it says why and is not used (the importer writes itself).
+        A child that cannot open it says why (logged) and is not used.
         """
         if self._ready or self._failed:
             return self._ready
         assert self._child.stdout is not None
         heard, _, _ = select.select([self._child.stdout], [], [], timeout)
         if heard:
-            kind, _ = self._reply()
+            kind, value = self._reply()
             self._ready = kind == "ready"
             self._failed = not self._ready
+            if self._failed:
+                logger.info("mitmtape: %s; the import writes in its own process", value)
         return self._ready
 
     def send(self, batch: RowBatch) -> None:
@@ -60,11 +74,12 @@ class RowWriter:
             pickle.dump(batch, self._child.stdin, pickle.HIGHEST_PROTOCOL)
             self._child.stdin.flush()
         except OSError:
-            raise StoreError("the import's writer process ended before the import did") from None
+            raise WriterLost(LOST) from None
         self._in_flight = True
 
     def wait(self) -> int:
-        """The flows the batch in flight wrote (0 when none is); raises as `add_rows` would."""
+        """The flows the batch in flight wrote (0 when none is). Raises StoreUnavailable or
+        StoreError with the child's one-line reason, WriterLost when it went away."""
         if not self._in_flight:
             return 0
         self._in_flight = False
@@ -73,10 +88,15 @@ class RowWriter:
             return int(value)
         if kind == "unavailable":
             raise StoreUnavailable(value)
+        if kind == "lost":
+            raise WriterLost(value)
         raise StoreError(value)
 
     def close(self) -> None:
-        """End the child's input; it commits what it holds and exits."""
+        """End the child's input: it commits what it holds and exits. One that never became
+        ready holds nothing and is not waited for."""
+        if not self._ready:
+            self._child.kill()
         if self._child.stdin is not None:
             with contextlib.suppress(OSError):  # the child is gone already
                 self._child.stdin.close()
@@ -93,5 +113,5 @@ class RowWriter:
         try:
             kind, value = pickle.load(self._child.stdout)
         except (EOFError, OSError, pickle.UnpicklingError, ValueError):
-            return "error", "the import's writer process ended before the import did"
+            return "lost", LOST
         return kind, value

@@ -714,7 +714,8 @@ class Store(Retention):
 
     def _candidates(self, session_id: str, flow_filter: FlowFilter) -> tuple[int, bool]:
         """How many flows the SQL filters let by, and whether that is an estimate: the
-        counter, an index count up to COUNT_EXACT_MAX, or else the newest sample's share."""
+        counter, an index count up to COUNT_EXACT_MAX, or else the newest sample's share (at
+        least what was counted: a host seen only early in a session reads as the cap + 1)."""
         if flow_filter.empty:
             return self.count_flows(session_id), False
         if not flow_filter.indexed:
@@ -916,6 +917,11 @@ class Store(Retention):
             fresh = [r for r in records if r.session_id in live and r.id not in there]
             self._insert_rows(db, rows_of(fresh), None)
         return len(fresh)
+
+    def existing_flow_ids(self, flow_ids: list[str]) -> set[str]:
+        """Which of these flows are stored (a writer that went away may have committed them)."""
+        with self._lock:
+            return self._flow_ids_here(self._db, flow_ids)
 
     @staticmethod
     def _flow_ids_here(db: Any, flow_ids: list[str]) -> set[str]:

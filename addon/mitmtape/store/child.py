@@ -26,6 +26,9 @@ def spawn(module: str, args: list[str], location: str | os.PathLike[str]) -> sub
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": python_path, CHILD_DB_ENV: os.fspath(location)},
+        # A process group of its own: a Ctrl-C at the terminal is the parent's to act on (it
+        # ends the child's input), and reaches no child still starting up.
+        process_group=0,
     )
 
 
