@@ -148,11 +148,15 @@ def test_url_total_is_estimated_past_the_sample(
     store: Store, make_record: RecordFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("mitmtape.store.COUNT_SAMPLE", 10)
+    monkeypatch.setattr("mitmtape.store.ESTIMATE_SAMPLE", 10)
     session = store.active_session().id
     urls = ["https://a.test/cart", "https://a.test/home"]
     store.add_flows([make_record(session_id=session, url=urls[n % 2]) for n in range(40)])
     page = store.page_flows(session, FlowFilter(url="/cart"), limit=5)
     assert (page.total, page.estimated) == (20, True)
+    monkeypatch.setattr("mitmtape.store.ESTIMATE_SAMPLE", 100)  # more than the session holds
+    whole = store.page_flows(session, FlowFilter(url="/cart"), limit=5)
+    assert (whole.total, whole.estimated) == (20, True)
     monkeypatch.setattr("mitmtape.store.COUNT_SAMPLE", 40)
     exact = store.page_flows(session, FlowFilter(url="/cart"), limit=5)
     assert (exact.total, exact.estimated) == (20, False)
@@ -170,7 +174,7 @@ def test_an_index_count_stops_at_its_cap_and_is_estimated_past_it(
     at_cap = store.page_flows(session, posts, limit=4)
     assert (at_cap.total, at_cap.estimated) == (10, False)
     monkeypatch.setattr("mitmtape.store.COUNT_EXACT_MAX", 5)
-    monkeypatch.setattr("mitmtape.store.COUNT_SAMPLE", 8)
+    monkeypatch.setattr("mitmtape.store.ESTIMATE_SAMPLE", 8)
     # Past the cap: half of the newest 8 flows are POSTs, so about half of the 40.
     past = store.page_flows(session, posts, limit=4)
     assert (past.total, past.estimated) == (20, True)
@@ -178,7 +182,7 @@ def test_an_index_count_stops_at_its_cap_and_is_estimated_past_it(
     assert (carried.total, carried.estimated) == (20, True)
     store.add_flows([make_record(session_id=session, method="POST") for _ in range(2)])
     # Never below what was counted before the cap stopped it (12), whatever the sample says.
-    monkeypatch.setattr("mitmtape.store.COUNT_SAMPLE", 2)
+    monkeypatch.setattr("mitmtape.store.ESTIMATE_SAMPLE", 2)
     monkeypatch.setattr("mitmtape.store.COUNT_EXACT_MAX", 11)
     floor = store.page_flows(session, FlowFilter(method="GET"), limit=4)
     assert (floor.total, floor.estimated) == (12, True)
