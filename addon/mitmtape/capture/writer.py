@@ -476,8 +476,9 @@ GC_THRESHOLD = 100_000
 
 
 def main(argv: list[str]) -> None:
-    # A Ctrl-C or a TERM for the proxy's process group must not lose queued flows: the child
-    # ends when its input does (the proxy is gone), after committing what it has.
+    # A signal must not lose queued flows: the child runs in a process group of its own (a
+    # Ctrl-C at the terminal is the proxy's), ignores one sent to it, and ends when its input
+    # does (the proxy is gone), after committing what it has.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Recording is background work: when the machine is busy, the proxy comes first and the

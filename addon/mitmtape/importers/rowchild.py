@@ -20,8 +20,9 @@ def _reply(out: IO[bytes], kind: str, value: Any) -> None:
 
 
 def main() -> None:
-    # A Ctrl-C or TERM for the process group is the importer's to act on: it stops at a batch
-    # boundary and ends this child's input, which ends the child once its batch is committed.
+    # Stopping is the importer's to decide (the child has a process group of its own, and
+    # ignores a signal sent to it): the importer stops at a batch boundary and ends this
+    # child's input, which ends the child once its batch is committed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     out, source = sys.stdout.buffer, sys.stdin.buffer

@@ -495,8 +495,11 @@ class Store(Retention):
             found.update((row[0], record_of(row, {})) for row in rows)
         return [found[flow_id] for flow_id in flow_ids if flow_id in found]
 
-    def count_flows(self, session_id: str, flow_filter: FlowFilter = NO_FILTER) -> int:
-        """How many flows match: the session's counter when nothing is filtered."""
+    def count_flows(
+        self, session_id: str, flow_filter: FlowFilter = NO_FILTER, at_most: int | None = None
+    ) -> int:
+        """How many flows match: the session's counter when nothing is filtered. With
+        `at_most`, a filtered count stops one past it (an index count a page can afford)."""
         if flow_filter.empty:
             with self._lock:
                 row = self._db.execute(
@@ -504,9 +507,12 @@ class Store(Retention):
                 ).fetchone()
             return 0 if row is None else row[0]
         where, params = flow_filter.where(self.engine.contains)
+        matching, values = f"FROM flows WHERE session_id = ?{where}", [session_id, *params]
+        if at_most is not None:
+            matching = f"FROM (SELECT 1 {matching} LIMIT ?) AS capped"
+            values.append(at_most + 1)
         with self._lock:
-            query = f"SELECT COUNT(*) FROM flows WHERE session_id = ?{where}"
-            return self._db.execute(query, [session_id, *params]).fetchone()[0]
+            return self._db.execute(f"SELECT COUNT(*) {matching}", values).fetchone()[0]
 
     def iter_flow_batches(
         self,
@@ -719,25 +725,21 @@ class Store(Retention):
         """How many flows the SQL filters let by, and whether that is an estimate: the
         counter, an index count up to COUNT_EXACT_MAX, or else the newest sample's share (at
         least what was counted: a host seen only early in a session reads as the cap + 1)."""
+        flows = self.count_flows(session_id)
         if flow_filter.empty:
-            return self.count_flows(session_id), False
-        if not flow_filter.indexed:
-            if self.count_flows(session_id) <= COUNT_SAMPLE:
-                return self.count_flows(session_id, flow_filter), False
-            return self._estimated_count(session_id, flow_filter), True
-        where, params = flow_filter.where(self.engine.contains)
-        with self._lock:
-            (counted,) = self._db.execute(
-                f"SELECT COUNT(*) FROM (SELECT 1 FROM flows WHERE session_id = ?{where} "
-                "LIMIT ?) AS capped",
-                [session_id, *params, COUNT_EXACT_MAX + 1],
-            ).fetchone()
-        if counted <= COUNT_EXACT_MAX:
-            return counted, False
-        return max(counted, self._estimated_count(session_id, flow_filter)), True
+            return flows, False
+        if flow_filter.indexed:
+            counted = self.count_flows(session_id, flow_filter, at_most=COUNT_EXACT_MAX)
+            if counted <= COUNT_EXACT_MAX:
+                return counted, False
+            return max(counted, self._estimated_count(session_id, flow_filter, flows)), True
+        if flows <= COUNT_SAMPLE:
+            return self.count_flows(session_id, flow_filter), False
+        return self._estimated_count(session_id, flow_filter, flows), True
 
-    def _estimated_count(self, session_id: str, flow_filter: FlowFilter) -> int:
-        """The share of the newest ESTIMATE_SAMPLE flows that match, times the session's flows."""
+    def _estimated_count(self, session_id: str, flow_filter: FlowFilter, flows: int) -> int:
+        """The share of the newest ESTIMATE_SAMPLE flows that match, times the session's
+        `flows`."""
         where, params = flow_filter.where(self.engine.contains)
         with self._lock:
             (sampled,) = self._db.execute(
@@ -746,7 +748,6 @@ class Store(Retention):
                 f"WHERE session_id = ?{where}",
                 [session_id, ESTIMATE_SAMPLE, session_id, *params],
             ).fetchone()
-        flows = self.count_flows(session_id)
         return round(flows * sampled / max(min(ESTIMATE_SAMPLE, flows), 1))
 
     def _read_bodies(self, flow_ids: list[str]) -> dict[tuple[str, str], bytes]:
