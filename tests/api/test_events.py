@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mitmtape.api.events import encode_event, flow_created
+from mitmtape.api.events import FLOW_CREATED, encode_event, flow_created
 from mitmtape.api.server import ApiServer
 from mitmtape.model import FlowRecord, Session
 from mitmtape.store import Store
@@ -75,6 +75,35 @@ def test_a_published_event_reaches_every_stream(server: ApiServer, rich_record: 
         assert next_event(second, "flow.created") == data
         assert data["session_id"] == rich_record.session_id
         assert data["url"] == rich_record.request.url
+
+
+def test_a_batch_of_flows_reaches_a_stream_in_order_each_once(
+    server: ApiServer, make_record
+) -> None:
+    records = [make_record(session_id="S") for _ in range(3)]
+    with event_stream(server) as lines:
+        summaries = [flow_created(record) for record in records]
+        server.publish_flows([*summaries, summaries[0]])  # the same flow heard twice
+        server.publish(FLOW_CREATED, flow_created(make_record(session_id="S", url="http://end/")))
+        heard = [next_event(lines, FLOW_CREATED) for _ in range(4)]
+    assert heard[:3] == summaries
+    assert heard[3]["url"] == "http://end/"
+
+
+def test_with_no_stream_open_a_batch_is_not_even_read(server: ApiServer, make_record) -> None:
+    """The writer reports every committed batch: nobody listening costs the proxy nothing."""
+    read: list[int] = []
+
+    def summaries() -> Iterator[dict[str, Any]]:
+        read.append(1)
+        yield flow_created(make_record(session_id="S"))
+
+    server.publish_flows(summaries())
+    assert read == []
+    with event_stream(server) as lines:
+        server.publish_flows(summaries())
+        assert next_event(lines, FLOW_CREATED)["session_id"] == "S"
+    assert read == [1]
 
 
 def test_what_is_published_while_the_server_is_stopped_reaches_no_stream(

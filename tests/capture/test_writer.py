@@ -18,8 +18,10 @@ from mitmproxy.log import ALERT
 from mitmproxy.test import tflow
 
 from mitmtape.capture.record import snapshot_of
+from mitmtape.capture.wirerows import pending_of_record
 from mitmtape.capture.writer import SPOOL_BODY_BYTES, FlowWriter, footprint
 from mitmtape.store import Store
+from mitmtape.store.rows import Listing, summary_of
 from tests.conftest import RecordFactory
 from tests.e2e.tmpfs import fill, small_tmpfs
 from tests.waiting import wait_until
@@ -96,15 +98,20 @@ def test_batches_commit_by_size_and_report_them(store: Store, make_record: Recor
     assert writer.written == 250
 
 
-def test_summaries_are_reported_when_asked(store: Store, make_record: RecordFactory) -> None:
+def test_listings_are_reported_when_asked(store: Store, make_record: RecordFactory) -> None:
     session = store.active_session().id
-    summaries: list[dict] = []
-    writer = FlowWriter(store.location, on_written=summaries.extend)
+    listings: list[Listing] = []
+    writer = FlowWriter(store.location, on_written=listings.extend)
     record = make_record(session_id=session)
     writer.submit(session, record)
+    writer.submit(session, snapshot_of(tflow.tflow(resp=True), True))
     assert writer.flush()
     writer.close()
-    assert summaries == [record.summary() | {"session_id": session}]
+    stored = [store.get_flow(listing[0]) for listing in listings]
+    assert stored[0] == record
+    assert [summary_of(listing) for listing in listings] == [
+        {"session_id": session, **flow.summary()} for flow in stored
+    ]
 
 
 def test_batches_commit_by_time_without_flush(store: Store, make_record: RecordFactory) -> None:
@@ -130,6 +137,7 @@ def test_child_commits_what_it_has_when_the_proxy_is_killed(tmp_path: Path) -> N
     script = f"""
 import sys, threading, time
 from mitmtape.store import Store
+from mitmtape.store.rows import Listing, summary_of
 from mitmtape.capture import writer as module
 from mitmtape.model import FlowRecord, Request
 # Told when the sender has written all 300 flows into the child's pipe (one chunk per flow).
@@ -226,7 +234,7 @@ def test_the_retry_buffer_holds_its_limit_and_drops_past_it_saying_how_many(
     store = Store(disk / "tape.db")
     session = store.active_session().id
     records = _records(make_record, session, 6)
-    limit = sum(footprint(record) for record in records) + spare
+    limit = sum(footprint(pending_of_record(record)) for record in records) + spare
     writer = FlowWriter(store.location, retry_buffer_bytes=limit)
     assert writer.flush()
     filler = fill(disk)

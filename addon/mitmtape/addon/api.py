@@ -6,16 +6,16 @@ Flows the proxy records are announced on the API's event stream as soon as they 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from mitmproxy import ctx, exceptions
 from mitmproxy.addonmanager import Loader
 
 from mitmtape.addon.recorder import Recorder
-from mitmtape.api.events import ARTIFACT_CREATED, FLOW_CREATED
+from mitmtape.api.events import ARTIFACT_CREATED
 from mitmtape.api.security import API_DEFAULT_PORT, api_token
 from mitmtape.api.server import ApiServer
 from mitmtape.store import Artifact
+from mitmtape.store.rows import Listing, summary_of
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +69,11 @@ class ApiCommands:
             self.server.stop()
             self.server = None
 
-    def announce(self, summaries: list[dict[str, Any]]) -> None:
+    def announce(self, listings: list[Listing]) -> None:
         """Called by the writer (on its listener thread) with each committed batch."""
         server = self.server
         if server is not None:
-            for summary in summaries:
-                server.publish(FLOW_CREATED, summary)
+            server.publish_flows(summary_of(listing) for listing in listings)
 
     def announce_artifact(self, artifact: Artifact | None) -> None:
         """An export made by a command kept an artifact: tell the event stream."""

@@ -60,10 +60,20 @@ class EventHub:
             queue.get_nowait()
         queue.put_nowait(None)
 
+    @property
+    def listening(self) -> bool:
+        """Whether any stream is open; read from any thread (a stream opening meanwhile hears
+        what comes after it)."""
+        return bool(self._queues)
+
     def deliver(self, message: str) -> None:
+        self.deliver_all([message])
+
+    def deliver_all(self, messages: list[str]) -> None:
         for queue in list(self._queues):
             try:
-                queue.put_nowait(message)
+                for message in messages:
+                    queue.put_nowait(message)
             except asyncio.QueueFull:
                 self.end(queue)
 

@@ -14,7 +14,7 @@ import asyncio
 import ipaddress
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from socket import socket
@@ -205,8 +205,7 @@ class ApiServer:
         """`flow.created` for every flow any proxy commits to a shared database (a SQLite file
         has no other writers to hear: its proxy's writer reports to the addon)."""
         for summaries in self.store.committed_flows(self._stop_listening):
-            for summary in summaries:
-                self.publish(FLOW_CREATED, summary)
+            self.publish_flows(summaries)
 
     def _serve(self, sockets: list[socket], ready: threading.Event) -> None:
         try:
@@ -256,6 +255,24 @@ class ApiServer:
     def active_changed(self) -> None:
         if self.on_active_changed is not None:
             self.on_active_changed()
+
+    def publish_flows(self, summaries: Iterable[dict[str, Any]]) -> None:
+        """`flow.created` for each flow not announced before, handed to the API's loop at once.
+
+        Every committed batch comes here, on the writer's listener thread in the proxy's
+        process: with no stream open, nothing is made, not even the summaries (a generator).
+        """
+        loop = self._loop
+        if loop is None or not self.events.listening:
+            return
+        messages = [
+            encode_event(FLOW_CREATED, summary)
+            for summary in summaries
+            if self._first_time(summary["id"])
+        ]
+        if messages:
+            with suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self.events.deliver_all, messages)
 
     def publish(self, event: str, data: dict[str, Any]) -> None:
         """Send an event to every open stream; callable from any thread, a no-op when stopped."""

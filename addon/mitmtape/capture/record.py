@@ -142,32 +142,40 @@ def snapshot_from_wire(wire: WireSnapshot) -> FlowSnapshot:
     )
 
 
-def _text(raw: bytes) -> str:
+def wire_text(raw: bytes) -> str:
     """mitmproxy's reading of a request's method, scheme, path, version and header values."""
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _request(wire: RequestWire) -> RequestSnapshot:
-    (host, port, method, scheme, authority, path, http_version, fields, content, trailers,
-     timestamp_start, timestamp_end) = wire  # fmt: skip
-    method_text, path_text = _text(method).upper(), _text(path)
-    origin, pretty_host = _origin(_text(scheme), host, port, _host_header(wire))
+def request_view(wire: RequestWire) -> tuple[str, str, str, str]:
+    """The request's method, URL (`pretty_url`), host (`pretty_host`) and path as mitmproxy
+    shows them."""
+    host, port, method, scheme, authority, path = wire[:6]
+    method_text, path_text = wire_text(method).upper(), wire_text(path)
+    origin, pretty_host = _origin(wire_text(scheme), host, port, _host_header(wire))
     if method_text == "CONNECT":  # authority-form: mitmproxy shows the authority as the URL
         pretty_url = _authority(authority)
     else:  # an asterisk-form target (`OPTIONS *`) is the origin alone
         pretty_url = origin if path_text == "*" else origin + path_text
-    return RequestSnapshot._make((
-        method_text, pretty_url, pretty_host, port, path_text, _text(http_version), fields,
-        content, trailers, timestamp_start, timestamp_end,
-    ))  # fmt: skip
+    return method_text, pretty_url, pretty_host, path_text
+
+
+def _request(wire: RequestWire) -> RequestSnapshot:
+    method, url, host, path = request_view(wire)
+    return RequestSnapshot._make((method, url, host, wire[1], path, wire_text(wire[6]), *wire[7:]))
 
 
 def _response(wire: ResponseWire) -> ResponseSnapshot:
     http_version, status_code, reason, fields, content, trailers, start, end = wire
     return ResponseSnapshot._make((
-        status_code, reason.decode("ISO-8859-1"), _text(http_version), fields, content,
+        status_code, reason_text(reason), wire_text(http_version), fields, content,
         trailers, start, end,
     ))  # fmt: skip
+
+
+def reason_text(raw: bytes) -> str:
+    """mitmproxy's reading of a response's reason phrase."""
+    return raw.decode("ISO-8859-1")
 
 
 def _host_header(wire: RequestWire) -> str | None:
@@ -177,7 +185,7 @@ def _host_header(wire: RequestWire) -> str | None:
         authority = _authority(wire[4])
         if authority:
             return authority
-    values = [_text(value) for name, value in wire[7] if name.lower() == b"host"]
+    values = [wire_text(value) for name, value in wire[7] if name.lower() == b"host"]
     return ", ".join(values) if values else None
 
 

@@ -114,29 +114,35 @@ class FlowSnapshot(NamedTuple):
 
     def to_record(self, session_id: str) -> FlowRecord:
         request, response = self.request, self.response
-        duration_ms = None
-        if response is not None and response.timestamp_end is not None:
-            elapsed = response.timestamp_end - (request.timestamp_start or 0)
-            duration_ms = round(elapsed * 1000, 3)
+        response_end = None if response is None else response.timestamp_end
         return FlowRecord(
             session_id=session_id,
             started_at=datetime.fromtimestamp(request.timestamp_start or 0, UTC),
-            duration_ms=duration_ms,
+            duration_ms=duration_ms(request.timestamp_start, response_end),
             source="replay" if self.is_replay else "proxy",
             request=_request(request),
             response=_response(response),
             timings=timings(self),
             error=self.error,
-            metadata=_metadata(self),
-            client=None if not self.client else _peer(self.client),
-            server=_server(self.server),
-            websocket=None
-            if self.websocket is None
-            else [
-                WebSocketMessage(from_client, "text" if is_text else "binary", moment, content)
-                for from_client, is_text, moment, content in self.websocket
-            ],
+            metadata=metadata_of(self.comment, self.marker),
+            client=None if not self.client else peer_of(self.client),
+            server=server_of(self.server),
+            websocket=None if self.websocket is None else websocket_messages(self.websocket),
         )
+
+
+def duration_ms(request_start: float | None, response_end: float | None) -> float | None:
+    """From the request's first byte to the response's last, in ms; None without a response."""
+    if response_end is None:
+        return None
+    return round((response_end - (request_start or 0)) * 1000, 3)
+
+
+def websocket_messages(messages: WebSocketMessages) -> list[WebSocketMessage]:
+    return [
+        WebSocketMessage(from_client, "text" if is_text else "binary", moment, content)
+        for from_client, is_text, moment, content in messages
+    ]
 
 
 def decode_header_bytes(raw: bytes) -> str:
@@ -183,30 +189,47 @@ def _is_ip_literal(host: str) -> bool:
 
 
 def timings(flow: FlowSnapshot) -> Timings:
-    """Phases from mitmproxy's timestamps, as its own HAR export reads them.
+    """Phases from mitmproxy's timestamps, as its own HAR export reads them (`phases`)."""
+    request, response = flow.request, flow.response
+    return Timings(
+        *phases(
+            request.timestamp_start,
+            request.timestamp_end,
+            None if response is None else (response.timestamp_start, response.timestamp_end),
+            flow.server,
+        )
+    )
+
+
+def phases(
+    request_start: float | None,
+    request_end: float | None,
+    response_times: tuple[float | None, float | None] | None,
+    server: ServerSnapshot,
+) -> tuple[int, int, int, int, int, int]:
+    """The six phases in µs (`TIMING_PHASES` order), as mitmproxy's own HAR export reads them.
 
     mitmproxy resolves and connects in one step, so DNS is 0 for an IP literal and unknown
     otherwise; `connect` includes the lookup. A reused connection has no connect or TLS time.
     """
-    request, response, server = flow.request, flow.response, flow.server
     dns = connect = ssl = wait = receive = UNKNOWN_TIME
     if server.fresh and server.timestamp_tcp_setup is not None:
         connect = microseconds(server.timestamp_start, server.timestamp_tcp_setup)
         ssl = microseconds(server.timestamp_tcp_setup, server.timestamp_tls_setup)
         if server.address and _is_ip_literal(str(server.address[0])):
             dns = 0
-    if response is not None:
-        wait = microseconds(request.timestamp_end, response.timestamp_start)
-        receive = microseconds(response.timestamp_start, response.timestamp_end)
-    send = microseconds(request.timestamp_start, request.timestamp_end)
-    return Timings(dns, connect, ssl, send, wait, receive)
+    if response_times is not None:
+        response_start, response_end = response_times
+        wait = microseconds(request_end, response_start)
+        receive = microseconds(response_start, response_end)
+    return dns, connect, ssl, microseconds(request_start, request_end), wait, receive
 
 
-def _peer(peer: tuple[str, int]) -> dict[str, object]:
+def peer_of(peer: tuple[str, int]) -> dict[str, object]:
     return {"host": str(peer[0]), "port": int(peer[1])}
 
 
-def _server(server: ServerSnapshot) -> dict[str, object] | None:
+def server_of(server: ServerSnapshot) -> dict[str, object] | None:
     known = server.address or server.peername
     if known is None:
         return None
@@ -230,7 +253,7 @@ def _request(request: RequestSnapshot) -> Request:
         request.url,
         request.host,
         request.port,
-        request.path.split("?", 1)[0] or "/",
+        bare_path(request.path),
         request.http_version,
         headers_of(request.fields),
         body_of(request),
@@ -238,13 +261,22 @@ def _request(request: RequestSnapshot) -> Request:
     )
 
 
+def bare_path(path: str) -> str:
+    """A request target's path without its query, as records keep it."""
+    return path.split("?", 1)[0] or "/"
+
+
 def body_of(message: MessageSnapshot) -> Body:
-    """The body kept, or the record of one not kept with the size that crossed the wire."""
-    content = message.content
+    return Body(*body_parts(message.content, message.fields))
+
+
+def body_parts(content: BodyWire, fields: RawHeaders) -> tuple[bytes, int, Omitted | None]:
+    """A `Body`'s fields: the bytes kept, or for a body not kept the size that crossed the
+    wire and why it was not kept."""
     if not isinstance(content, tuple):
-        return Body(content or b"")
+        return content or b"", 0, None
     reason, size = content
-    return Body(b"", declared_length(message.fields) if size is None else size, reason)
+    return b"", declared_length(fields) if size is None else size, reason
 
 
 def declared_length(fields: RawHeaders) -> int:
@@ -271,10 +303,10 @@ def _response(response: ResponseSnapshot | None) -> Response | None:
     )
 
 
-def _metadata(flow: FlowSnapshot) -> dict[str, object]:
+def metadata_of(comment: str, marker: str) -> dict[str, object]:
     metadata: dict[str, object] = {}
-    if flow.comment:
-        metadata["comment"] = flow.comment
-    if flow.marker:
-        metadata["marker"] = flow.marker
+    if comment:
+        metadata["comment"] = comment
+    if marker:
+        metadata["marker"] = marker
     return metadata

@@ -1,9 +1,10 @@
 """The flow writer: a child process that commits flows in batches, so the proxy never waits.
 
-Building records, encoding JSON and SQLite all cost CPU under Python's global lock; done in a
+Making rows, encoding JSON and SQLite all cost CPU under Python's global lock; done in a
 thread of mitmproxy's process they would slow its event loop. So the proxy side only pickles a
 wire snapshot of each flow (`submit` never blocks), a sender thread writes those onto the
-child's stdin every `SEND_INTERVAL_S`, and the child does the rest. The child commits a batch
+child's stdin every `SEND_INTERVAL_S`, and the child does the rest (`wirerows`: a snapshot
+straight to its row). The child commits a batch
 when it reaches `WRITE_BATCH` flows or `WRITE_INTERVAL_S` after its first flow, in one
 transaction; when the proxy dies (even by SIGKILL) the child reads end-of-file, commits what it
 has and exits. The child runs at a lower CPU priority, so on a busy machine the proxy comes
@@ -35,11 +36,12 @@ from typing import IO, Any
 
 from mitmproxy.log import ALERT
 
-from mitmtape.capture.record import snapshot_from_wire
 from mitmtape.capture.snapshot import WireSnapshot
+from mitmtape.capture.wirerows import PendingFlow, pending_of_record, pending_of_wire
 from mitmtape.model import FlowRecord
 from mitmtape.store import StoreUnavailable, masked, open_store
 from mitmtape.store.child import child_database, spawn
+from mitmtape.store.rows import Listing
 
 WRITE_BATCH = 500
 WRITE_INTERVAL_S = 0.1
@@ -51,12 +53,12 @@ SPOOL_BODY_BYTES = 1 << 20
 WRITE_RETRY_BUFFER_BYTES = 256 * 1024 * 1024
 WRITE_RETRY_FIRST_S = 0.25
 WRITE_RETRY_MAX_S = 5.0
-# What a waiting record costs beyond its bodies, headers and URL (its objects and JSON).
+# What a waiting flow costs beyond its bodies, URL and record column (its tuples and strings).
 RECORD_OVERHEAD_BYTES = 1024
 
 logger = logging.getLogger(__name__)
 
-WrittenCallback = Callable[[list[dict[str, Any]]], None]
+WrittenCallback = Callable[[list[Listing]], None]
 Item = tuple[str, WireSnapshot | FlowRecord]
 # What waits for the sender: a pickled item, or a spooled flow (its pickle, then its bodies).
 Outgoing = bytes | tuple[bytes, ...]
@@ -65,7 +67,8 @@ Outgoing = bytes | tuple[bytes, ...]
 class FlowWriter:
     """The proxy's side: queue flows for the child, wait for flushes, hear what was written.
 
-    `on_written` is called (on a listener thread) with the summaries of each committed batch.
+    `on_written` is called (on a listener thread) with the listings of each committed batch
+    (`store.rows.summary_of` makes each a flow's summary).
     """
 
     def __init__(
@@ -168,10 +171,10 @@ class FlowWriter:
             except (EOFError, OSError, pickle.UnpicklingError):
                 break
             if kind == "written":
-                count, summaries = value
+                count, listings = value
                 self.written += count
-                if self.on_written is not None and summaries:
-                    self.on_written(summaries)
+                if self.on_written is not None and listings:
+                    self.on_written(listings)
             elif kind == "done":
                 self._waiting.pop(value).set()
             elif kind == "alert":
@@ -264,14 +267,10 @@ def _write_all(stream: IO[bytes], chunks: list[Outgoing]) -> None:
     stream.flush()
 
 
-def footprint(record: FlowRecord) -> int:
-    """About the memory a waiting record holds: bodies, headers, URL and a fixed overhead."""
-    size = RECORD_OVERHEAD_BYTES + len(record.request.url)
-    for message in (record.request, record.response):
-        if message is not None:
-            size += len(message.body.data)
-            size += sum(len(name) + len(value) for name, value in message.headers)
-    return size + sum(len(message.content) for message in record.websocket or ())
+def footprint(flow: PendingFlow) -> int:
+    """About the memory a waiting flow holds: bodies, URL, record column and a fixed overhead."""
+    row = flow.row
+    return RECORD_OVERHEAD_BYTES + len(row[6]) + len(row[15]) + sum(len(b[2]) for b in flow.bodies)
 
 
 class _ChildWriter:
@@ -289,9 +288,9 @@ class _ChildWriter:
         self.inbox: queue.SimpleQueue[list[Any]] = queue.SimpleQueue()
         self.unread: collections.deque[Any] = collections.deque()
         self.out: IO[bytes] = sys.stdout.buffer
-        # Records not yet committed, oldest first, and while writes fail the sum of their
+        # Flows not yet committed, oldest first, and while writes fail the sum of their
         # footprints: only then does the buffer's limit apply, so only then are they measured.
-        self.waiting: collections.deque[FlowRecord] = collections.deque()
+        self.waiting: collections.deque[PendingFlow] = collections.deque()
         self.waiting_bytes = 0
         # While writes fail: why, when to try again, and how many waited and were then saved.
         self.failure: str | None = None
@@ -333,7 +332,7 @@ class _ChildWriter:
         threading.Thread(target=self.read, daemon=True).start()
         while True:
             batch, marker = self.collect()
-            self.hold(self.records_of(batch))
+            self.hold(self.rows_of(batch))
             if self.waiting and (marker is not None or time.monotonic() >= self.retry_at):
                 self.write_waiting()
             if marker is None:
@@ -368,38 +367,40 @@ class _ChildWriter:
             deadline = deadline or time.monotonic() + self.interval
         return batch, None
 
-    def records_of(self, batch: list[Item]) -> list[FlowRecord]:
-        records = []
+    def rows_of(self, batch: list[Item]) -> list[PendingFlow]:
+        flows = []
         for session_id, flow in batch:
             try:
-                records.append(
-                    flow
+                flows.append(
+                    pending_of_record(flow)
                     if isinstance(flow, FlowRecord)
-                    else snapshot_from_wire(flow).to_record(session_id)
+                    else pending_of_wire(session_id, flow)
                 )
             except Exception as exc:
                 self.reply("error", f"could not write 1 flow: {exc!r}")
-        return records
+        return flows
 
-    def hold(self, records: list[FlowRecord]) -> None:
-        """Queue records for writing; while writes fail, only up to the buffer's limit."""
+    def hold(self, flows: list[PendingFlow]) -> None:
+        """Queue flows for writing; while writes fail, only up to the buffer's limit."""
         if self.failure is None:
-            self.waiting.extend(records)
+            self.waiting.extend(flows)
             return
-        for record in records:
-            size = footprint(record)
+        for flow in flows:
+            size = footprint(flow)
             if self.waiting and self.waiting_bytes + size > self.buffer_bytes:
                 self.dropped += 1
                 continue
-            self.waiting.append(record)
+            self.waiting.append(flow)
             self.waiting_bytes += size
 
     def write_waiting(self) -> None:
-        """Commit the waiting records in order, a batch at a time, until none wait or one fails."""
+        """Commit the waiting flows in order, a batch at a time, until none wait or one fails."""
         while self.waiting:
             chunk = list(itertools.islice(self.waiting, self.batch_size))
+            rows = [flow.row for flow in chunk]
+            bodies = [body for flow in chunk for body in flow.bodies]
             try:
-                written = self.store.add_flows(chunk)
+                written = self.store.add_rows((rows, bodies))
             except StoreUnavailable as exc:  # a full disk, a server gone away: may pass
                 self.failed(exc)
                 return
@@ -413,20 +414,18 @@ class _ChildWriter:
     def release(self, count: int) -> None:
         released = [self.waiting.popleft() for _ in range(count)]
         if self.failure is not None:
-            self.waiting_bytes -= sum(footprint(record) for record in released)
+            self.waiting_bytes -= sum(footprint(flow) for flow in released)
             self.saved += count
 
-    def report_written(self, records: list[FlowRecord], written: int) -> None:
-        summaries = None
-        if self.report:
-            summaries = [record.summary() | {"session_id": record.session_id} for record in records]
-        self.reply("written", (written, summaries))
+    def report_written(self, flows: list[PendingFlow], written: int) -> None:
+        listings = [flow.listing for flow in flows] if self.report else None
+        self.reply("written", (written, listings))
 
     def failed(self, exc: StoreUnavailable) -> None:
         """Tell the proxy once that writes fail; try again later, each time a little later."""
         if self.failure is None:
             self.failure, self.saved = str(exc), 0
-            self.waiting_bytes = sum(footprint(record) for record in self.waiting)
+            self.waiting_bytes = sum(footprint(flow) for flow in self.waiting)
             self.retry_delay = WRITE_RETRY_FIRST_S
             self.reply(
                 "alert",
