@@ -86,7 +86,8 @@ def cli_export(db: str, session: str, format_name: str, folder: Path, *options: 
 
 
 # A time stamp; the export's own (HAR creator comment, report header) differs between runs.
-TIME_STAMP = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")
+# Seconds are optional: the report's header names the minute, which can turn between two exports.
+TIME_STAMP = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?")
 EXPORT_STAMPS_MAX = 2
 # Postman's collection id is made fresh for each export, as Postman wants.
 POSTMAN_ID = re.compile(rb'"_postman_id": "[0-9a-f-]{36}"')
