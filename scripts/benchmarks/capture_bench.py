@@ -164,6 +164,8 @@ def main() -> None:
         }
         proxies = {name: start_proxy(upstream, folder, extra) for name, extra in scripts.items()}
         rates: dict[str, list[float]] = {name: [] for name in proxies}
+        # The proxy process's own CPU per request answered (its threads, not the writer).
+        proxy_cpu: dict[str, list[float]] = {name: [] for name in proxies}
         sent_to_tape = 0
         store: Store | None = None
         try:
@@ -178,7 +180,10 @@ def main() -> None:
                 # Every other round in reverse order, so a drift of the box's speed is shared.
                 order = list(proxies) if round_ % 2 == 0 else list(reversed(proxies))
                 for name in order:
-                    rate, sent = wrk(proxies[name][1], args.seconds, args.connections)
+                    process, port = proxies[name]
+                    cpu_start = cpu_seconds(process.pid)
+                    rate, sent = wrk(port, args.seconds, args.connections)
+                    proxy_cpu[name].append((cpu_seconds(process.pid) - cpu_start) / sent)
                     rates[name].append(rate)
                     sent_to_tape += sent if name == "tape" else 0
             flows_after, cpu_after = settled(store, writer)
@@ -191,6 +196,7 @@ def main() -> None:
                 store.close()
     print(f"engine: {args.db}")
     report(rates, flows_after, sent_to_tape)
+    report_proxy_cpu(proxy_cpu)
     rounds_flows = max(flows_after - flows_before, 1)
     print(
         f"writer CPU per flow: {(cpu_after - cpu_before) / rounds_flows * 1e6:.1f} µs "
@@ -215,6 +221,19 @@ def report(rates: dict[str, list[float]], recorded: int, sent: int) -> None:
     # wrk counts requests answered within its runs; the few in flight when a run ends are
     # answered (and recorded) after it, so the store may hold slightly more.
     print(f"flows recorded: {recorded}; requests wrk counted through mitmtape: {sent}")
+
+
+def report_proxy_cpu(proxy_cpu: dict[str, list[float]]) -> None:
+    """What each proxy's process spends per request, and what loading mitmtape adds to it."""
+    medians = {name: statistics.median(values) * 1e6 for name, values in proxy_cpu.items()}
+    print(
+        "proxy CPU per request (median of rounds): "
+        + ", ".join(f"{name} {value:.0f} µs" for name, value in medians.items())
+    )
+    print(
+        f"mitmtape adds {medians['tape'] - medians['plain']:.1f} µs a request to the proxy, "
+        f"the empty addon {medians['empty'] - medians['plain']:.1f} µs"
+    )
 
 
 if __name__ == "__main__":
