@@ -224,15 +224,22 @@ def report(rates: dict[str, list[float]], recorded: int, sent: int) -> None:
 
 
 def report_proxy_cpu(proxy_cpu: dict[str, list[float]]) -> None:
-    """What each proxy's process spends per request, and what loading mitmtape adds to it."""
+    """What each proxy's process spends per request, and what each script adds to plain's:
+    the median of per-round differences, paired like the rates, so a drift is shared."""
     medians = {name: statistics.median(values) * 1e6 for name, values in proxy_cpu.items()}
     print(
         "proxy CPU per request (median of rounds): "
         + ", ".join(f"{name} {value:.0f} µs" for name, value in medians.items())
     )
+    added = {
+        name: statistics.median(
+            (a - b) * 1e6 for a, b in zip(proxy_cpu[name], proxy_cpu["plain"], strict=True)
+        )
+        for name in ("tape", "empty")
+    }
     print(
-        f"mitmtape adds {medians['tape'] - medians['plain']:.1f} µs a request to the proxy, "
-        f"the empty addon {medians['empty'] - medians['plain']:.1f} µs"
+        f"added to the proxy per request (median of rounds): mitmtape {added['tape']:.1f} µs, "
+        f"the empty addon {added['empty']:.1f} µs"
     )
 
 
