@@ -1,18 +1,24 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
 
 import pytest
+from ulid import ULID
 
 from mitmtape.model import (
+    TIMESTAMP_TEXT_END,
     Body,
     FlowRecord,
     RecordFormatError,
     Request,
     format_time,
     is_text,
+    new_id,
     parse_time,
+    timestamp_text,
+    ulid_text,
 )
 
 
@@ -147,3 +153,41 @@ def test_an_unknown_omitted_reason_is_refused_in_one_sentence() -> None:
 @pytest.mark.parametrize("size", [-1, 2**63, "12", True, 1.5])
 def test_an_omitted_body_with_an_impossible_size_reads_as_size_unknown(size: object) -> None:
     assert Body.from_json({"data": "", "size": size, "omitted": "streamed"}).size == 0
+
+
+def test_ulid_text_is_the_text_python_ulid_writes() -> None:
+    rng = random.Random(16)
+    edges = [bytes(16), b"\xff" * 16, b"\x80" + bytes(15), bytes(15) + b"\x01"]
+    for raw in edges + [rng.randbytes(16) for _ in range(2000)]:
+        assert ulid_text(raw) == str(ULID.from_bytes(raw))
+
+
+def test_new_ids_are_ulids_in_creation_order() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    moments = [ULID.from_str(flow_id).milliseconds for flow_id in ids]
+    assert moments == sorted(moments)
+    assert all(str(ULID.from_str(flow_id)) == flow_id for flow_id in ids)
+
+
+def _datetime_text(seconds: float) -> str:
+    return format_time(datetime.fromtimestamp(seconds, UTC))
+
+
+def test_timestamp_text_is_format_time_of_the_datetime() -> None:
+    rng = random.Random(1796)
+    edges = [0, 0.0000005, 0.0000015, 0.9999995, 59.9999996, 1796284749.0, -1.25]
+    edges += [TIMESTAMP_TEXT_END - 1.5, TIMESTAMP_TEXT_END - 0.5, 951782400.0000005]
+    moments = [rng.uniform(0, 4e9) for _ in range(20000)]
+    # Exactly between two microseconds, where only half-to-even rounding agrees.
+    moments += [round(rng.uniform(1e9, 2e9), 6) + 5e-7 for _ in range(20000)]
+    for seconds in edges + moments:
+        assert timestamp_text(seconds) == _datetime_text(seconds), seconds
+
+
+def test_timestamp_text_past_year_9999_fails_as_datetime_does() -> None:
+    for seconds in (TIMESTAMP_TEXT_END - 1e-7, TIMESTAMP_TEXT_END, float("nan")):
+        with pytest.raises((ValueError, OverflowError)):
+            _datetime_text(seconds)
+        with pytest.raises((ValueError, OverflowError)):
+            timestamp_text(seconds)

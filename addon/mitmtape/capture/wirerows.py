@@ -8,7 +8,6 @@ values come from the helpers the record path uses (`request_view`, `phases`, `bo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from mitmtape.capture.record import reason_text, request_view, snapshot_from_wire, wire_text
@@ -25,7 +24,7 @@ from mitmtape.capture.snapshot import (
     server_of,
     websocket_messages,
 )
-from mitmtape.model import FlowRecord, format_time, header_value, media_type, new_id
+from mitmtape.model import FlowRecord, header_value, media_type, new_id, timestamp_text
 from mitmtape.store.rows import (
     RECORD_LAYOUT,
     BodyRow,
@@ -92,7 +91,7 @@ def pending_of_wire(session_id: str, wire: WireSnapshot) -> PendingFlow:
     row = flow_row(
         flow_id,
         session_id,
-        format_time(datetime.fromtimestamp(request_start or 0, UTC)),
+        timestamp_text(request_start or 0),
         duration_ms(request_start, None if response_times is None else response_times[1]),
         "replay" if is_replay else "proxy",
         url,
