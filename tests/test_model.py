@@ -8,7 +8,7 @@ import pytest
 from ulid import ULID
 
 from mitmtape.model import (
-    TIMESTAMP_TEXT_END,
+    TIMESTAMP_TEXT_LAST,
     Body,
     FlowRecord,
     RecordFormatError,
@@ -177,7 +177,9 @@ def _datetime_text(seconds: float) -> str:
 def test_timestamp_text_is_format_time_of_the_datetime() -> None:
     rng = random.Random(1796)
     edges = [0, 0.0000005, 0.0000015, 0.9999995, 59.9999996, 1796284749.0, -1.25]
-    edges += [TIMESTAMP_TEXT_END - 1.5, TIMESTAMP_TEXT_END - 0.5, 951782400.0000005]
+    # The last moment written here, the first one datetime writes, and a leap day.
+    edges += [TIMESTAMP_TEXT_LAST - 0.00003, TIMESTAMP_TEXT_LAST, TIMESTAMP_TEXT_LAST + 0.5]
+    edges += [951782400.0000005]
     moments = [rng.uniform(0, 4e9) for _ in range(20000)]
     # Exactly between two microseconds, where only half-to-even rounding agrees.
     moments += [round(rng.uniform(1e9, 2e9), 6) + 5e-7 for _ in range(20000)]
@@ -186,7 +188,7 @@ def test_timestamp_text_is_format_time_of_the_datetime() -> None:
 
 
 def test_timestamp_text_past_year_9999_fails_as_datetime_does() -> None:
-    for seconds in (TIMESTAMP_TEXT_END - 1e-7, TIMESTAMP_TEXT_END, float("nan")):
+    for seconds in (TIMESTAMP_TEXT_LAST + 1 - 1e-7, TIMESTAMP_TEXT_LAST + 1, float("nan")):
         with pytest.raises((ValueError, OverflowError)):
             _datetime_text(seconds)
         with pytest.raises((ValueError, OverflowError)):

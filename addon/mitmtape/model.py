@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ulid import ULID
+from ulid import ULID, base32
 
 Headers = list[tuple[str, str]]
 Source = Literal["proxy", "replay", "import"]
@@ -39,9 +39,8 @@ class RecordFormatError(ValueError):
     """A mitmtape JSON object that cannot become a record; the message names the field."""
 
 
-# Crockford's base32, which ULIDs are written in, two digits (10 bits) at a time: 1,024 pairs.
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_DIGIT_PAIRS = [first + second for first in _CROCKFORD for second in _CROCKFORD]
+# Crockford's base32 (python-ulid's alphabet) two digits (10 bits) at a time: 1,024 pairs.
+_DIGIT_PAIRS = [first + second for first in base32.ENCODE for second in base32.ENCODE]
 # A ULID's 128 bits as 13 pairs of digits (its text starts with 2 zero bits), highest first.
 _PAIR_SHIFTS = range(120, -1, -10)
 
@@ -74,10 +73,11 @@ def format_time(moment: datetime) -> str:
     return f"{text}Z" if moment.microsecond else f"{text}.000000Z"
 
 
-# The Unix times `timestamp_text` writes itself: from 1970 to the last second of 9999, where
-# datetime's four-digit years end (a time in that second may round up past it). Distinct
-# seconds it remembers the text of (flows come in time order).
-TIMESTAMP_TEXT_END = 253_402_300_800
+# The Unix times `timestamp_text` writes itself: from 1970 up to the last second of 9999, where
+# datetime's four-digit years end (a time in that second may round up past them); from here
+# on datetime writes them, or refuses. Distinct seconds whose text is remembered (flows come in
+# time order).
+TIMESTAMP_TEXT_LAST = 253_402_300_799
 SECOND_TEXT_CACHE_SIZE = 64
 
 
@@ -87,7 +87,7 @@ def timestamp_text(seconds: float) -> str:
     Every captured flow's start passes here in the writer process. The microseconds are
     rounded as datetime rounds them (half to even), and the second's text is made once.
     """
-    if not 0 <= seconds < TIMESTAMP_TEXT_END - 1:
+    if not 0 <= seconds < TIMESTAMP_TEXT_LAST:
         return format_time(datetime.fromtimestamp(seconds, UTC))
     fraction, whole = math.modf(seconds)
     micro = round(fraction * 1_000_000)
