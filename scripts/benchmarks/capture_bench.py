@@ -8,12 +8,18 @@ order, so the box's noise hits all alike; the headline is the median of per-roun
 Also printed: the CPU mitmtape's writer process spends per flow (its utime and stime from /proc,
 read once it has committed the warm-up's flows and again once it has committed the rounds'),
 and the database's bytes per flow stored.
+
+With `--instructions N`, afterwards: the instructions each proxy's process executes per
+request, counted by valgrind's callgrind over N requests (see proxy_instructions.py). Unlike
+requests per second, that figure does not move with the box's noise, so it can tell whether
+mitmtape is within 2% of the empty addon.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import re
 import socket
@@ -31,6 +37,7 @@ from tests.ports import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_db import ENGINES, bench_database
+from proxy_instructions import instructions_per_request
 
 REPO = Path(__file__).resolve().parents[2]
 BODY = b'{"items": [1, 2, 3], "ok": true, "padding": "' + b"x" * 900 + b'"}'
@@ -68,14 +75,30 @@ def start_upstream(port: int) -> None:
 EMPTY_ADDON = "class Nothing:\n    pass\n\n\naddons = [Nothing()]\n"
 
 
+def proxy_scripts(folder: Path, database: str) -> dict[str, list[str]]:
+    """Each proxy's script arguments: none, the empty addon (written into folder), mitmtape
+    recording into database."""
+    (folder / "empty.py").write_text(EMPTY_ADDON)
+    tape_script = str(REPO / "addon" / "tape.py")
+    return {
+        "plain": [],
+        "empty": ["-s", str(folder / "empty.py")],
+        "tape": ["-s", tape_script, "--set", f"tape_db={database}"],
+    }
+
+
+def mitmdump_args(upstream: int, folder: Path, script_args: list[str], port: int) -> list[str]:
+    """This environment's mitmdump, listening on port, in reverse mode in front of upstream."""
+    args = [str(Path(sys.executable).parent / "mitmdump"), "-q", "--listen-host", "127.0.0.1"]
+    args += ["-p", str(port), "--mode", f"reverse:http://127.0.0.1:{upstream}"]
+    return [*args, "--set", f"confdir={folder / 'conf'}", *script_args]
+
+
 def start_proxy(
     upstream: int, folder: Path, script_args: list[str]
 ) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    args = [str(Path(sys.executable).parent / "mitmdump"), "-q", "--listen-host", "127.0.0.1"]
-    args += ["-p", str(port), "--mode", f"reverse:http://127.0.0.1:{upstream}"]
-    args += ["--set", f"confdir={folder / 'conf'}", *script_args]
-    process = subprocess.Popen(args)
+    process = subprocess.Popen(mitmdump_args(upstream, folder, script_args, port))
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -149,19 +172,25 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5, help="seconds of load before measuring")
     parser.add_argument("--db", choices=ENGINES, default="sqlite", help="mitmtape's engine")
+    # The more requests, the steadier the figure. A full garbage collection (of the ~80k objects
+    # mitmproxy holds once imported) costs some 30M instructions and lands in one proxy's
+    # window or another's: with 300 requests it moves the per-request figure by ~1%, with 1,000
+    # by ~0.4%. Under valgrind a proxy takes some 10-60 s to start and ~0.1 s per request.
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="afterwards, count each proxy's instructions per request with valgrind's callgrind "
+        "over N requests (0: off; 1000 is a good figure, 5 to 10 minutes in all)",
+    )
     args = parser.parse_args()
     upstream = free_port()
     start_upstream(upstream)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         database = bench_database(args.db, folder)
-        (folder / "empty.py").write_text(EMPTY_ADDON)
-        tape_script = str(REPO / "addon" / "tape.py")
-        scripts = {
-            "plain": [],
-            "empty": ["-s", str(folder / "empty.py")],
-            "tape": ["-s", tape_script, "--set", f"tape_db={database}"],
-        }
+        scripts = proxy_scripts(folder, database)
         proxies = {name: start_proxy(upstream, folder, extra) for name, extra in scripts.items()}
         rates: dict[str, list[float]] = {name: [] for name in proxies}
         # The proxy process's own CPU per request answered (its threads, not the writer).
@@ -203,6 +232,23 @@ def main() -> None:
         f"({rounds_flows} flows in the rounds); target <= 70 µs"
     )
     print(f"database bytes per flow: {size / max(flows_after, 1):,.0f} ({flows_after} flows)")
+    sys.stdout.flush()  # before minutes of callgrind
+    if args.instructions > 0:
+        per_request = count_instructions(upstream, args.db, args.instructions)
+        report_instructions(per_request, args.instructions)
+
+
+def count_instructions(upstream: int, engine: str, requests: int) -> dict[str, tuple[float, float]]:
+    """Each proxy's instructions per request (callgrind), its event loop's and its other
+    threads', from fresh proxies into a fresh store."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        scripts = proxy_scripts(folder, bench_database(engine, folder))
+        commands = {
+            name: functools.partial(mitmdump_args, upstream, folder, extra)
+            for name, extra in scripts.items()
+        }
+        return instructions_per_request(commands, requests)
 
 
 def report(rates: dict[str, list[float]], recorded: int, sent: int) -> None:
@@ -221,6 +267,23 @@ def report(rates: dict[str, list[float]], recorded: int, sent: int) -> None:
     # wrk counts requests answered within its runs; the few in flight when a run ends are
     # answered (and recorded) after it, so the store may hold slightly more.
     print(f"flows recorded: {recorded}; requests wrk counted through mitmtape: {sent}")
+
+
+def report_instructions(per_request: dict[str, tuple[float, float]], requests: int) -> None:
+    print(
+        f"event-loop instructions per request (callgrind, {requests} requests): "
+        + ", ".join(f"{name} {loop:,.0f}" for name, (loop, _) in per_request.items())
+    )
+    plain, empty, tape = (per_request[name][0] for name in ("plain", "empty", "tape"))
+    print(
+        f"  mitmtape / empty addon {tape / empty:.3f}, mitmtape / plain {tape / plain:.3f}, "
+        f"empty addon / plain {empty / plain:.3f} (target: within 2% of the empty addon)"
+    )
+    print(
+        "other threads per request under valgrind (they work per wake-up, not per flow: an "
+        "upper bound): "
+        + ", ".join(f"{name} {other:,.0f}" for name, (_, other) in per_request.items())
+    )
 
 
 def report_proxy_cpu(proxy_cpu: dict[str, list[float]]) -> None:
