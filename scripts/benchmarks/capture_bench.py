@@ -234,11 +234,13 @@ def main() -> None:
     print(f"database bytes per flow: {size / max(flows_after, 1):,.0f} ({flows_after} flows)")
     sys.stdout.flush()  # before minutes of callgrind
     if args.instructions > 0:
-        per_request = count_instructions(upstream, args.db, args.instructions)
+        per_request = instructions_of_proxies(upstream, args.db, args.instructions)
         report_instructions(per_request, args.instructions)
 
 
-def count_instructions(upstream: int, engine: str, requests: int) -> dict[str, tuple[float, float]]:
+def instructions_of_proxies(
+    upstream: int, engine: str, requests: int
+) -> dict[str, tuple[float, float]]:
     """Each proxy's instructions per request (callgrind), its event loop's and its other
     threads', from fresh proxies into a fresh store."""
     with tempfile.TemporaryDirectory() as tmp:

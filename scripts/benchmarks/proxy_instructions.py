@@ -11,9 +11,11 @@ between runs is which window a garbage collection lands in.
 valgrind traces the proxy process only (no --trace-children): mitmtape's writer, a child
 process, runs untraced. Each thread is counted apart. The event loop's thread is the figure:
 it is the proxy's own work, what stands between a client and its response. mitmtape's sender
-and listener threads work once per wake-up (every 50 ms, every commit), not once per flow, so
-under valgrind, where a request takes some 50 times longer, they wake for every few requests
-instead of every few dozen: their count per request is printed apart, as an upper bound.
+and listener threads work once per wake-up (every `SEND_INTERVAL_S` of mitmtape's writer, every
+commit), not once per flow, so under valgrind, where a request takes some 50 times longer, they
+wake for every few requests instead of every few dozen: their count per request is printed
+apart, as an upper bound. (Measured: with both intervals 50 times longer, their count fell from
+about 55,000 to 4,000 per request, and the event loop's by under 0.1%.)
 """
 
 from __future__ import annotations
