@@ -13,6 +13,10 @@ With `--instructions N`, afterwards: the instructions each proxy's process execu
 request, counted by valgrind's callgrind over N requests (see proxy_instructions.py). Unlike
 requests per second, that figure does not move with the box's noise, so it can tell whether
 mitmtape is within 2% of the empty addon.
+
+With `--baseline REV`, afterwards: the writer's CPU per flow against REV's, each fed the same
+flow at the rate mitmtape kept in the rounds, in alternating runs (see writer_pace.py): a ratio
+from one run, which the box's drift between hours does not move as it moves the absolute figure.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import os
 import re
 import socket
 import statistics
@@ -37,16 +40,12 @@ from tests.ports import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_db import ENGINES, bench_database
+from bench_flow import PATH, RESPONSE
+from proc_stat import cpu_seconds
 from proxy_instructions import instructions_per_request
+from writer_pace import commit_of, report_against, writer_cpu_against
 
 REPO = Path(__file__).resolve().parents[2]
-BODY = b'{"items": [1, 2, 3], "ok": true, "padding": "' + b"x" * 900 + b'"}'
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
-    + str(len(BODY)).encode()
-    + b"\r\n\r\n"
-    + BODY
-)
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -111,7 +110,7 @@ def start_proxy(
 def wrk(port: int, seconds: int, connections: int) -> tuple[float, int]:
     """Requests per second, and requests sent."""
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/api/items"],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}{PATH}"],
         capture_output=True,
         text=True,
         check=True,
@@ -134,13 +133,6 @@ def writer_pid(proxy_pid: int) -> int:
             if b"mitmtape.capture.writer" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return int(pid)
     raise RuntimeError(f"mitmdump (pid {proxy_pid}) has no mitmtape writer process")
-
-
-def cpu_seconds(pid: int) -> float:
-    """A process's user and system CPU time so far (fields 14 and 15 of /proc/<pid>/stat)."""
-    # Counted after the command name's closing parenthesis: the name may hold spaces.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def recorded(store: Store) -> int:
@@ -184,7 +176,15 @@ def main() -> None:
         help="afterwards, count each proxy's instructions per request with valgrind's callgrind "
         "over N requests (0: off; 1000 is a good figure, 5 to 10 minutes in all)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="afterwards, compare the writer's CPU per flow with REV's, fed the same flows at "
+        "mitmtape's rate in alternating runs (writer_pace.py)",
+    )
+    parser.add_argument("--baseline-rounds", type=int, default=3, help="runs of each writer")
     args = parser.parse_args()
+    baseline = commit_of(args.baseline) if args.baseline else ""  # a wrong one fails now
     upstream = free_port()
     start_upstream(upstream)
     with tempfile.TemporaryDirectory() as tmp:
@@ -233,6 +233,18 @@ def main() -> None:
     )
     print(f"database bytes per flow: {size / max(flows_after, 1):,.0f} ({flows_after} flows)")
     sys.stdout.flush()  # before minutes of callgrind
+    if baseline:
+        rate = statistics.mean(rates["tape"])
+        with tempfile.TemporaryDirectory() as tmp:
+            ours, theirs = writer_cpu_against(
+                baseline,
+                lambda: bench_database(args.db, Path(tempfile.mkdtemp(dir=tmp))),  # a fresh one
+                rate,
+                args.baseline_rounds,
+                args.seconds * 2,
+            )
+        report_against(args.baseline, rate, ours, theirs)
+        sys.stdout.flush()
     if args.instructions > 0:
         per_request = instructions_of_proxies(upstream, args.db, args.instructions)
         report_instructions(per_request, args.instructions)

@@ -32,7 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests' free_port
 from tests.ports import LOOPBACK, free_port
 
-PATH = "/api/items"  # what the wrk runs ask for
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_flow import PATH
+
 WARMUP_REQUESTS = 50  # caches, lazily imported code, the first flow's work in mitmtape
 # Python under valgrind runs many times slower: mitmdump takes 10-60 s to start, more on a busy box.
 START_TIMEOUT_S = 600
