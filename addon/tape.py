@@ -6,5 +6,8 @@ own copy, `mitmtape/script/tape.py`, which `mitmtape proxy|console|web` loads.
 """
 
 from mitmtape.addon import MitmTape
+from mitmtape.addon.script_hooks import unhandled_hooks
 
 addons = [MitmTape()]
+# mitmproxy looks every event up on this module too; a name it binds is found at once.
+globals().update(unhandled_hooks(globals()))

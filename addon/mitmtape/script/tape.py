@@ -6,5 +6,8 @@ nothing else that could shadow a module; the package itself comes from where it 
 """
 
 from mitmtape.addon import MitmTape
+from mitmtape.addon.script_hooks import unhandled_hooks
 
 addons = [MitmTape()]
+# mitmproxy looks every event up on this module too; a name it binds is found at once.
+globals().update(unhandled_hooks(globals()))
