@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 from datetime import UTC, datetime
 
+import pytest
 from mitmproxy import http
 from mitmproxy.addons.clientplayback import ClientPlayback
 from mitmproxy.addons.view import View
@@ -119,3 +121,52 @@ def test_imported_sample_flows_all_rebuild(store, samples):
         view.add(flows)
         assert len(view) == 10
     assert {f.request.pretty_url.rsplit("/", 1)[-1] for f in flows} >= {"pixel.png", "gzip", "ws"}
+
+
+REBUILT_KINDS = {
+    "request and response": record(),
+    "no response": record(response=None, duration_ms=None, error="connection refused"),
+    "trailers, HTTP/2": record(
+        request=Request(
+            method="GET",
+            url="https://api.test/grpc",
+            http_version="HTTP/2.0",
+            headers=[("te", "trailers")],
+            trailers=[("grpc-timeout", "1S")],
+        ),
+        response=Response(status=200, http_version="HTTP/2.0", trailers=[("grpc-status", "0")]),
+    ),
+    "non-ASCII": record(
+        request=Request(
+            method="PUT",
+            url="http://xn--bcher-kva.test/%C3%A4?q=%C3%BC",
+            headers=[("X-Name", "Jürgen")],
+            body=Body(b"\xff\xfe"),
+        ),
+        response=Response(status=404, reason="Nicht gefunden", headers=[("X-Ö", "ü")]),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", REBUILT_KINDS)
+def test_rebuilt_messages_are_what_mitmproxys_checked_constructors_make(kind):
+    # Messages are restored from their state, skipping the constructors' type check: each
+    # must hold exactly its data class's fields, with the types that check accepts unchanged.
+    flow = record_to_flow(REBUILT_KINDS[kind])
+    messages = [(flow.request, http.RequestData)]
+    if flow.response is not None:
+        messages.append((flow.response, http.ResponseData))
+    for message, data_type in messages:
+        assert vars(message.data).keys() == {f.name for f in dataclasses.fields(data_type)}
+        checked = type(message).from_state(message.get_state())  # runs the type check
+        assert checked.get_state() == message.get_state()
+        assert checked.data == message.data
+
+
+def test_imported_flows_rebuild_as_mitmproxys_checked_constructors_make(store, samples):
+    for sample in ("chromium-playwright.har", "mitmproxy-flows.mitm"):
+        session, _ = import_new_session(store, samples / sample)
+        for batch in store.iter_flow_batches(session.id):
+            for rebuilt in map(record_to_flow, batch):
+                checked = http.HTTPFlow.from_state(rebuilt.get_state())
+                assert checked.get_state() == rebuilt.get_state()

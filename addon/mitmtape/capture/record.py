@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from mitmproxy import flowfilter, http
 from mitmproxy.connection import Client, Server
@@ -227,15 +228,29 @@ def flow_to_record(
 # the mitmproxy flow-file export writes it and its import reads it back.
 KEPT_KEY = "mitmtape"
 
+MessageT = TypeVar("MessageT", bound=http.Message)
 
-def _header_fields(headers: Headers | None) -> http.Headers:
-    return http.Headers(
-        [(name.encode("utf-8"), value.encode("utf-8")) for name, value in headers or []]
-    )
+
+def _header_state(headers: Headers | None) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((name.encode("utf-8"), value.encode("utf-8")) for name, value in headers or [])
 
 
 def _seconds(microseconds_: int) -> float:
     return max(microseconds_, 0) / 1_000_000
+
+
+def _restored(message_type: type[MessageT], data_type: type, state: dict[str, Any]) -> MessageT:
+    """A mitmproxy message restored from its state, as mitmproxy's `set_state` restores one.
+
+    Constructing a message runs a type check of every field unless Python runs with `-O`;
+    for a flow rebuilt to be matched against an expression, that check cost as much as the rest
+    of the rebuild. The state's types are the ones mitmproxy's own `get_state` gives (a test
+    holds the restored flow equal to the constructed one on each mitmproxy version).
+    """
+    message = object.__new__(message_type)
+    message.data = object.__new__(data_type)
+    message.set_state(state)
+    return message
 
 
 def _request_to_mitmproxy(request: Request, start: float, end: float) -> http.Request:
@@ -243,33 +258,35 @@ def _request_to_mitmproxy(request: Request, start: float, end: float) -> http.Re
     parser), without make's throwaway headers and body: this runs for every flow a mitmproxy
     expression is tried on."""
     scheme, host, port, path = url.parse(request.url)
-    return http.Request(
-        host,
-        port,
-        request.method.encode("utf-8", "surrogateescape"),
-        scheme,
-        b"",
-        path,
-        request.http_version.encode("utf-8", "surrogateescape"),
-        _header_fields(request.headers),
-        request.body.data,
-        None if request.trailers is None else _header_fields(request.trailers),
-        start,
-        end,
-    )
+    state = {
+        "http_version": request.http_version.encode("utf-8", "surrogateescape"),
+        "headers": _header_state(request.headers),
+        "content": request.body.data,
+        "trailers": None if request.trailers is None else _header_state(request.trailers),
+        "timestamp_start": start,
+        "timestamp_end": end,
+        "host": host.decode("idna"),  # as the constructor decodes url.parse's bytes
+        "port": port,
+        "method": request.method.encode("utf-8", "surrogateescape"),
+        "scheme": scheme,
+        "authority": b"",
+        "path": path,
+    }
+    return _restored(http.Request, http.RequestData, state)
 
 
 def _response_to_mitmproxy(response: Response, start: float, end: float) -> http.Response:
-    return http.Response(
-        http_version=response.http_version.encode("ascii", errors="replace"),
-        status_code=response.status,
-        reason=response.reason.encode("utf-8"),
-        headers=_header_fields(response.headers),
-        content=response.body.data,
-        trailers=None if response.trailers is None else _header_fields(response.trailers),
-        timestamp_start=start,
-        timestamp_end=end,
-    )
+    state = {
+        "http_version": response.http_version.encode("ascii", errors="replace"),
+        "headers": _header_state(response.headers),
+        "content": response.body.data,
+        "trailers": None if response.trailers is None else _header_state(response.trailers),
+        "timestamp_start": start,
+        "timestamp_end": end,
+        "status_code": response.status,
+        "reason": response.reason.encode("utf-8"),
+    }
+    return _restored(http.Response, http.ResponseData, state)
 
 
 def _phase_ends(record: FlowRecord) -> tuple[float, float, float, float]:
