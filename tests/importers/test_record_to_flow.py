@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 from datetime import UTC, datetime
 
 import pytest
-from mitmproxy import http
+from mitmproxy import http, io
 from mitmproxy.addons.clientplayback import ClientPlayback
 from mitmproxy.addons.view import View
 from mitmproxy.test import taddons
 
-from mitmtape.capture.record import flow_to_record, record_to_flow
+from mitmtape.capture.record import compile_expression, flow_to_record, record_to_flow
 from mitmtape.importers import import_new_session
 from mitmtape.model import Body, FlowRecord, Request, Response, Timings, WebSocketMessage
 
@@ -145,6 +146,7 @@ REBUILT_KINDS = {
         ),
         response=Response(status=404, reason="Nicht gefunden", headers=[("X-Ö", "ü")]),
     ),
+    "an IRI": record(request=Request(method="GET", url="https://bücher.test/ä?q=ü")),
 }
 
 
@@ -170,3 +172,55 @@ def test_imported_flows_rebuild_as_mitmproxys_checked_constructors_make(store, s
             for rebuilt in map(record_to_flow, batch):
                 checked = http.HTTPFlow.from_state(rebuilt.get_state())
                 assert checked.get_state() == rebuilt.get_state()
+
+
+@pytest.mark.parametrize(
+    ("recorded", "host", "port", "path"),
+    [
+        ("https://bücher.test/ä?q=ü#teil", "bücher.test", 443, "/ä?q=ü#teil"),
+        ("HTTP://Bücher.test:8080", "bücher.test", 8080, "/"),
+        (
+            "https://api.test/v1/people/ñandú?q=%E2%9C%93",
+            "api.test",
+            443,
+            "/v1/people/ñandú?q=%E2%9C%93",
+        ),
+        ("http://exa mple.test:81/x", "exa mple.test", 81, "/x"),  # a host mitmproxy finds invalid
+    ],
+)
+def test_a_url_mitmproxys_parser_refuses_rebuilds_from_the_record(recorded, host, port, path):
+    flow = record_to_flow(record(request=Request(method="GET", url=recorded)))
+    assert (flow.request.host, flow.request.port, flow.request.path) == (host, port, path)
+    assert (
+        flow.request.url
+        == f"{recorded.split(':', 1)[0].lower()}://{host}"
+        + (f":{port}" if port not in (80, 443) else "")
+        + path
+    )
+
+
+def test_an_iri_from_a_har_is_matched_by_expressions_and_written_as_a_flow_file(store, tmp_path):
+    har = {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "a tool writing IRIs", "version": "1"},
+            "entries": [
+                {
+                    "startedDateTime": "2026-03-08T14:30:22.500Z",
+                    "time": 5,
+                    "request": {"method": "GET", "url": "https://bücher.test/ä?q=ü", "headers": []},
+                    "response": {"status": 200, "statusText": "OK", "headers": [], "content": {}},
+                }
+            ],
+        }
+    }
+    path = tmp_path / "iri.har"
+    path.write_text(json.dumps(har, ensure_ascii=False), encoding="utf-8")
+    session, _ = import_new_session(store, path)
+    page = store.page_flows(session.id, matches=compile_expression("~u bücher & ~m GET"))
+    assert [r.request.url for r in page.records] == ["https://bücher.test/ä?q=ü"]
+    with open(tmp_path / "iri.mitm", "wb") as out:
+        io.FlowWriter(out).add(record_to_flow(page.records[0]))
+    with open(tmp_path / "iri.mitm", "rb") as back:
+        (read,) = io.FlowReader(back).stream()
+    assert read.request.url == "https://bücher.test/ä?q=ü"
