@@ -203,9 +203,17 @@ class ApiServer:
 
     def _announce_committed(self) -> None:
         """`flow.created` for every flow any proxy commits to a shared database (a SQLite file
-        has no other writers to hear: its proxy's writer reports to the addon)."""
-        for summaries in self.store.committed_flows(self._stop_listening):
-            self.publish_flows(summaries)
+        has no other writers to hear: its proxy's writer reports to the addon).
+
+        Every flow the whole team records is heard here, by every API server: its row is read
+        only while a stream is open, and only if this server has not announced it already (its
+        own proxy's writer reports first, as a rule)."""
+        for flow_ids in self.store.committed_flow_ids(self._stop_listening):
+            if not self._streaming:
+                continue
+            fresh = [flow_id for flow_id in flow_ids if self._first_time(flow_id)]
+            if fresh:
+                self._deliver_flows(self.store.flow_summaries(fresh))
 
     def _serve(self, sockets: list[socket], ready: threading.Event) -> None:
         try:
@@ -262,15 +270,21 @@ class ApiServer:
         Every committed batch comes here, on the writer's listener thread in the proxy's
         process: with no stream open, nothing is made, not even the summaries (a generator).
         """
+        if self._streaming:
+            self._deliver_flows(
+                [summary for summary in summaries if self._first_time(summary["id"])]
+            )
+
+    @property
+    def _streaming(self) -> bool:
+        """Whether an event stream is open to hear a flow (read from any thread)."""
+        return self._loop is not None and self.events.listening
+
+    def _deliver_flows(self, summaries: list[dict[str, Any]]) -> None:
+        """`flow.created` for each of these, handed to the API's loop at once."""
         loop = self._loop
-        if loop is None or not self.events.listening:
-            return
-        messages = [
-            encode_event(FLOW_CREATED, summary)
-            for summary in summaries
-            if self._first_time(summary["id"])
-        ]
-        if messages:
+        messages = [encode_event(FLOW_CREATED, summary) for summary in summaries]
+        if loop is not None and messages:
             with suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(self.events.deliver_all, messages)
 

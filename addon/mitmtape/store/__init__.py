@@ -476,13 +476,19 @@ class Store(Retention):
         self.engine.insert_bodies(db, bodies)
         self.engine.notify(db, [row[0] for row in rows])
 
-    def committed_flows(self, stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
-        """The list columns (and session) of flows any process commits from now on, a batch at
-        a time, until `stop` is set; nothing on an engine that tells no other process."""
-        for flow_ids in self.engine.listen(stop):
-            with self._lock:
-                records = self._records_by_id(self._db, flow_ids)
-            yield [{"session_id": record.session_id, **record.summary()} for record in records]
+    def committed_flow_ids(self, stop: threading.Event) -> Iterator[list[str]]:
+        """The ids of flows any process commits from now on, a batch at a time, until `stop`
+        is set; nothing on an engine that tells no other process. Only ids: a listener reads
+        the flows (`flow_summaries`) when somebody wants them, not for every flow a team
+        records."""
+        return self.engine.listen(stop)
+
+    def flow_summaries(self, flow_ids: list[str]) -> list[dict[str, Any]]:
+        """The list columns (and session) of these flows, in their order; missing ones left
+        out."""
+        with self._lock:
+            records = self._records_by_id(self._db, flow_ids)
+        return [{"session_id": record.session_id, **record.summary()} for record in records]
 
     def _records_by_id(self, db: Any, flow_ids: list[str]) -> list[FlowRecord]:
         """Records without body bytes, in the order of `flow_ids` (missing ones left out)."""
