@@ -19,6 +19,7 @@ from mitmtape.api.security import (
 )
 from mitmtape.api.server import ApiServer
 from mitmtape.store import Store
+from mitmtape.web.routes import asset_path
 from tests.api.conftest import TOKEN
 
 HOSTS = own_origins("127.0.0.1", 8086)
@@ -88,7 +89,8 @@ def test_a_foreign_host_is_refused_even_with_the_token(server: ApiServer) -> Non
     rebound = {**auth, "Host": f"attacker.example:{server.port}"}
     other_port = {**auth, "Host": f"127.0.0.1:{server.port + 1}"}
     for headers in (rebound, other_port):
-        for path in ("/", f"/?token={TOKEN}", "/api/v1/sessions", "/static/main.js", "/nowhere"):
+        paths = ("/", f"/?token={TOKEN}", "/api/v1/sessions", asset_path("main.js"), "/nowhere")
+        for path in paths:
             assert httpx.get(server.url + path, headers=headers).status_code == 403, path
         upload = httpx.post(
             f"{server.url}/api/v1/import?name=a.har", headers=headers, content=b"{}"

@@ -3,6 +3,7 @@ the checkout, it records through `mitmtape proxy` and serves the web page from i
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -123,6 +124,13 @@ def test_mitmtape_proxy_from_the_install_records(installed: Install, outside: Pa
     assert recorded_paths(proxy.db, "installed") == ["/from-a-wheel"]
 
 
+def page_script(page: str) -> str:
+    """The address of the module script the page loads (under its files' fingerprint)."""
+    found = re.search(r'<script type="module" src="([^"]+)">', page)
+    assert found is not None, "the page loads no module script"
+    return found.group(1)
+
+
 def mark_installed_page(package: Path) -> None:
     with (package / "web" / "templates" / "index.html.j2").open("a", encoding="utf-8") as page:
         page.write(f"<!-- {MARK} -->\n")
@@ -142,7 +150,7 @@ def test_the_web_page_comes_from_the_install(installed: Install, outside: Path) 
             page = client.get("/", params={"token": token}, follow_redirects=True)
             assert page.status_code == 200
             assert f"<!-- {MARK} -->" in page.text
-            script = client.get("/static/main.js")
+            script = client.get(page_script(page.text))
             assert script.status_code == 200
             assert script.text.endswith(f"// {MARK}\n")
         server.send_signal(signal.SIGINT)

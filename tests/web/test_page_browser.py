@@ -15,6 +15,7 @@ import pytest
 from mitmtape.export.formats import FORMATS
 from mitmtape.importers import import_file
 from mitmtape.store import Store
+from mitmtape.web.routes import StaticHandler
 from tests.api.conftest import SAMPLES
 from tests.e2e.mitmdump import venv_tool
 from tests.export.report.test_in_browser import PAYLOADS
@@ -39,6 +40,34 @@ def drop(opened: RecordedPage, name: str, text: str) -> None:
     assert "Supports .har, .json and .mitm files" in page.text_content("#drop-overlay")
     page.evaluate(DRAG, ["drop", name, text])
     page.wait_for_selector("#drop-overlay", state="hidden")
+
+
+def test_a_second_visit_asks_the_server_for_none_of_the_page_files(
+    web, store: Store, make_record, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's files are kept for good under their fingerprint: opening the page again
+    costs no round trip per module (revalidating each, level after level of imports, was most
+    of the time to a session's first rows)."""
+    asked: list[str] = []
+    serve = StaticHandler.get
+
+    async def counted(handler: StaticHandler, fingerprint: str, path: str, *rest: Any) -> None:
+        asked.append(path)
+        await serve(handler, fingerprint, path, *rest)
+
+    monkeypatch.setattr(StaticHandler, "get", counted)
+    session = store.create_session("Cached")
+    store.add_flows([make_record(session.id, url="https://cached.example/first")])
+    opened = web()
+    assert {"main.js", "flows.js", "format.js", "app.css"} <= set(asked)  # the first visit
+
+    asked.clear()
+    opened.goto(f"/?session={session.id}")
+    opened.page.wait_for_selector("#flows tbody tr")
+
+    assert asked == []
+    assert "/first" in opened.page.text_content("#flows tbody")
+    assert opened.problems_besides(FAVICON, *workspace_probes(session.id)) == []
 
 
 def test_dropping_a_har_file_makes_a_session_with_every_entry(web, store: Store) -> None:

@@ -11,6 +11,7 @@ from mitmtape.api.server import ApiServer
 from mitmtape.model import OMISSIONS, Body
 from mitmtape.store import Store
 from mitmtape.text import human_size
+from mitmtape.web.routes import asset_path
 from tests.web.conftest import FAVICON, workspace_probes
 
 # Exact ties (1,250 bytes is 1.25 KB) are where JavaScript's toFixed and Python's format part.
@@ -18,8 +19,8 @@ TIES = [1_250, 1_350, 2_500_000, 12_250_000_000]
 EDGES = [0, 1, 999, 1_000, 1_049, 1_050, 999_949, 999_950, 999_999, 10**9, 10**13, 2**53]
 RANDOM_SIZES = 2_000
 SIZES_SEED = 14
-HUMAN_SIZES = """async (sizes) => {
-    const { humanSize } = await import("/static/format.js");
+HUMAN_SIZES = """async ([module, sizes]) => {
+    const { humanSize } = await import(module);
     return sizes.map(humanSize);
 }"""
 STREAMED_SIZE = 200_000_000
@@ -32,7 +33,7 @@ def test_the_page_writes_sizes_as_the_python_side_does(web) -> None:
     sizes += [draw.randrange(10 ** draw.randint(1, 13)) for _ in range(RANDOM_SIZES)]
     opened = web()
 
-    shown = opened.page.evaluate(HUMAN_SIZES, sizes)
+    shown = opened.page.evaluate(HUMAN_SIZES, [asset_path("format.js"), sizes])
 
     assert shown == [human_size(size) for size in sizes]
     assert shown[0] == "1.2 KB"

@@ -7,6 +7,7 @@ leaves the address bar and the history. Both routes pass the same Host check as 
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from typing import Any
 import jinja2
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler
 
-from mitmtape import __version__
 from mitmtape.api.base import ApiHandler, Unauthorized
 from mitmtape.api.security import cookie_name, cookie_value, refusal, same_text
 from mitmtape.codegen import TARGETS
@@ -25,6 +25,12 @@ SIGN_IN_QUERY = "token"
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 SCRIPT_TYPE = "text/javascript; charset=utf-8"
+# The page's files live under /static/{fingerprint}/: the browser keeps each for good and never
+# asks again, since any change to any of them (a new version, an edit in a checkout) makes a
+# new fingerprint, and with it new addresses for them all. (Revalidating each file on every
+# load cost a round trip per module, level after level of imports.)
+ASSET_CACHE = "private, max-age=31536000, immutable"
+FINGERPRINT_DIGITS = 12
 # Only this origin: scripts and styles are the files under /static/, images of response
 # bodies are blob: URLs the script makes, nothing is framed, no form posts elsewhere.
 PAGE_POLICY = (
@@ -81,6 +87,8 @@ class PageHandler(ApiHandler):
         if not self.authorized():
             raise Unauthorized()
         self.set_header("Content-Type", "text/html; charset=utf-8")
+        # Asked afresh each time (an unchanged page is a 304): it names today's fingerprint.
+        self.set_header("Cache-Control", "no-cache")
         self.finish(render_page())
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -91,6 +99,23 @@ class PageHandler(ApiHandler):
         self.finish(SIGNED_OUT)
 
 
+def asset_fingerprint() -> str:
+    """A hash of the static files' names, sizes and modification times: a few stat calls, so
+    it is asked afresh for every page and every file."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            found = path.stat()
+            name = path.relative_to(STATIC).as_posix()
+            digest.update(f"{name}\0{found.st_size}\0{found.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:FINGERPRINT_DIGITS]
+
+
+def asset_path(name: str) -> str:
+    """Where the page finds one of its files now, e.g. `/static/0123456789ab/main.js`."""
+    return f"/static/{asset_fingerprint()}/{name}"
+
+
 def render_page() -> str:
     """The page's shell; its choices and sentences come from the same registries the API and
     the exports use, so a body that was not kept is explained in the same words everywhere."""
@@ -98,7 +123,7 @@ def render_page() -> str:
         _templates()
         .get_template("index.html.j2")
         .render(
-            version=__version__,
+            assets=f"/static/{asset_fingerprint()}",
             formats=[(name, fmt.label, fmt.shared) for name, fmt in FORMATS.items()],
             targets=list(TARGETS),
             omissions=OMISSIONS,
@@ -111,6 +136,16 @@ class StaticHandler(StaticFileHandler):
 
     def initialize(self) -> None:  # type: ignore[override]
         super().initialize(path=str(STATIC))
+
+    async def get(self, fingerprint: str, path: str, include_body: bool = True) -> None:  # type: ignore[override]
+        """A file under today's fingerprint only: a page open since before an upgrade gets a
+        404 for a file it lacks, never today's file beside its own older ones."""
+        if fingerprint != asset_fingerprint():
+            raise HTTPError(404)
+        await super().get(path, include_body)
+
+    def head(self, fingerprint: str, path: str) -> Any:  # type: ignore[override]
+        return self.get(fingerprint, path, include_body=False)
 
     def prepare(self) -> None:
         api = self.settings["api"]
@@ -125,8 +160,7 @@ class StaticHandler(StaticFileHandler):
         _page_headers(self)
 
     def set_extra_headers(self, path: str) -> None:
-        # Always revalidate: a new version's script must not meet an old cached page.
-        self.set_header("Cache-Control", "no-cache")
+        self.set_header("Cache-Control", ASSET_CACHE)
 
     def get_content_type(self) -> str:
         """Browsers run a module script only with a JavaScript type, and the platform's table
@@ -138,5 +172,5 @@ class StaticHandler(StaticFileHandler):
 
 WEB_ROUTES: list[tuple[str, type[RequestHandler]]] = [
     (r"/", PageHandler),
-    (r"/static/(.*)", StaticHandler),
+    (rf"/static/([0-9a-f]{{{FINGERPRINT_DIGITS}}})/(.*)", StaticHandler),
 ]
