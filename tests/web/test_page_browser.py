@@ -70,6 +70,30 @@ def test_a_second_visit_asks_the_server_for_none_of_the_page_files(
     assert opened.problems_besides(FAVICON, *workspace_probes(session.id)) == []
 
 
+def test_a_session_links_its_workspace_files_asking_for_each_once(
+    web, server, store: Store
+) -> None:
+    session = store.create_session("Workspace")
+    folder = server.workspace.folder(session.id)
+    (folder / "report.md").write_text("# Findings\n", encoding="utf-8")
+    (folder / "poc").mkdir()
+    (folder / "poc" / "exploit.py").write_text("print('poc')\n", encoding="utf-8")
+    opened = web()
+
+    opened.goto(f"/?session={session.id}")
+    opened.page.wait_for_selector("#session-links a:text('PoC zip')")
+
+    links = opened.page.locator("#session-links a")
+    assert links.all_text_contents() == ["Report", "report.md", "PoC zip"]
+    assert links.nth(1).get_attribute("download") == ""
+    report, poc = (opened.origin + probe for probe in workspace_probes(session.id))
+    assert links.nth(0).get_attribute("href") == report.removeprefix(opened.origin)
+    assert opened.requests.count(report) == 1
+    assert opened.requests.count(poc) == 1
+    # A probe drops the answer's body once it has the status: the browser calls that aborted.
+    assert opened.problems_besides(FAVICON, *workspace_probes(session.id)) == []
+
+
 def test_dropping_a_har_file_makes_a_session_with_every_entry(web, store: Store) -> None:
     opened = web()
     entries = len(json.loads(HAR.read_text("utf-8"))["log"]["entries"])

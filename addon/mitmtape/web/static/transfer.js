@@ -30,7 +30,11 @@ export async function showWorkspaceLinks(session) {
     ["report.md", `${path}/report`, true],
     ["PoC zip", `${path}/poc`],
   ];
-  const found = await Promise.all(files.map(([, href]) => exists(href).catch(() => false)));
+  // Each address is asked once (the report is both a page and a download): a probe reads the
+  // file on the server.
+  const probes = new Map();
+  for (const [, href] of files) if (!probes.has(href)) probes.set(href, exists(href).catch(() => false));
+  const found = await Promise.all(files.map(([, href]) => probes.get(href)));
   files.forEach(([label, href, download], index) => {
     if (!found[index]) return;
     const attributes = { href: API + href, class: "button" };
