@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from mitmproxy import flowfilter, http
 from mitmproxy.connection import Client, Server
@@ -20,6 +19,7 @@ from mitmproxy.websocket import WebSocketMessage as MitmWebSocketMessage
 from wsproto.frame_protocol import Opcode
 
 from mitmtape.capture.filterguard import FilterTooComplex, check_filter
+from mitmtape.capture.flowurl import url_parts
 from mitmtape.capture.snapshot import (
     STREAMED,
     BodyWire,
@@ -254,38 +254,10 @@ def _restored(message_type: type[MessageT], data_type: type, state: dict[str, An
     return message
 
 
-def _url_parts(request: Request) -> tuple[bytes, str, int, bytes]:
-    """Scheme, host, port and path of the request's URL, as mitmproxy's own parser reads it.
-
-    That parser takes ASCII URLs with hosts it finds valid. A URL it refuses (an IRI such as
-    `https://bücher.test/ä`, which some tools write into HAR files) still rebuilds: the record's
-    host and port, and the URL's path as UTF-8, so the flow's URL is the recorded text.
-    """
-    try:
-        scheme, host, port, path = url.parse(request.url)
-        return scheme, host.decode("idna"), port, path  # as the constructor decodes them
-    except ValueError:  # UnicodeError included
-        pass
-    parts = urlsplit(request.url)
-    written = f"{parts.scheme}://{parts.netloc}"
-    if request.url[: len(written)].lower() == written.lower():
-        path = request.url[len(written) :]
-    else:  # urlsplit dropped tabs or line breaks: its own parts, then
-        path = urlunsplit(("", "", parts.path, parts.query, parts.fragment))
-    if not path.startswith("/"):
-        path = f"/{path}"
-    return (
-        parts.scheme.encode("utf-8", "surrogateescape"),
-        request.host,
-        request.port,
-        path.encode("utf-8", "surrogateescape"),
-    )
-
-
 def _request_to_mitmproxy(request: Request, start: float, end: float) -> http.Request:
     """The request as `http.Request.make` would build it from the URL, without make's throwaway
     headers and body: this runs for every flow a mitmproxy expression is tried on."""
-    scheme, host, port, path = _url_parts(request)
+    scheme, host, port, path = url_parts(request)
     state = {
         "http_version": request.http_version.encode("utf-8", "surrogateescape"),
         "headers": _header_state(request.headers),
