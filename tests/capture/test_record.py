@@ -6,12 +6,15 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from mitmproxy import http
+from mitmproxy import flowfilter, http
 from mitmproxy.test import tflow
 
+from mitmtape.capture import record as record_module
 from mitmtape.capture.record import (
     compile_expression,
     flow_to_record,
+    reads_connections,
+    record_to_flow,
     snapshot_from_wire,
     snapshot_of,
 )
@@ -225,3 +228,86 @@ def test_a_body_expression_still_matches_on_bodies(make_record) -> None:
     matches = compile_expression("~bs needle")
     assert matches(make_record(response_body=b"a needle here"))
     assert not matches(make_record(response_body=b"hay"))
+
+
+@pytest.mark.parametrize(
+    ("expression", "reads"),
+    [
+        ("~m POST", False),
+        ("~d example.com & !(~c 404 | ~u /x) & ~bs ok", False),
+        ("~q | ~s | ~e | ~marked | ~replay | ~comment x | ~meta y | ~a | ~all", False),
+        ("~src 10.0.0.1", True),
+        ("~m GET & !(~dst db.internal)", True),
+    ],
+)
+def test_an_expression_says_whether_it_reads_connections(expression: str, reads: bool) -> None:
+    matcher = compile_expression(expression)
+    assert reads_connections(matcher.matcher) is reads
+    assert (matcher.connections is None) is reads
+
+
+def test_an_unknown_filter_node_is_taken_to_read_connections() -> None:
+    """A node a later mitmproxy adds may read anything: the flow's own connections, then."""
+
+    class Unheard:
+        def __call__(self, flow: http.HTTPFlow) -> bool:
+            return True
+
+    assert reads_connections(flowfilter.FAnd([flowfilter.FReq(), Unheard()]))
+
+
+def varied_records(make_record) -> list[FlowRecord]:
+    """Flows that differ in everything a filter reads, the connections included."""
+    records = []
+    for index, (method, status) in enumerate([("GET", 200), ("POST", 404), ("PUT", None)]):
+        record = make_record(
+            method=method,
+            url=f"https://svc{index}.example.com/v{index}/items?q={index}",
+            status=status,
+            request_body=b"token=abc" if method == "POST" else b"",
+            client={"host": f"10.0.0.{index}", "port": 50_000 + index},
+            server={"ip": f"192.0.2.{index}"},
+            metadata={"comment": f"note {index}", "marker": ":star:" if index else ""},
+        )
+        if status is None:
+            record.error = "connection reset"
+        records.append(record)
+    return records
+
+
+def every_filter_expression() -> list[str]:
+    """One expression per filter mitmproxy offers (each operator on its own)."""
+    expressions = [f"~{node.code}" for node in flowfilter.filter_unary]
+    expressions += [f"~{node.code} ." for node in flowfilter.filter_rex]
+    expressions += [f"~{node.code} 404" for node in flowfilter.filter_int]
+    return expressions
+
+
+def test_stand_in_connections_change_no_answer_of_any_filter(make_record) -> None:
+    records = varied_records(make_record)
+    expressions = every_filter_expression()
+    expressions += ["~src 10.0.0.1", "~dst svc2", "~d svc1 & ~m POST", "!~e & ~bq token"]
+    for expression in expressions:
+        matcher = compile_expression(expression)
+        with_own = [bool(matcher.matcher(record_to_flow(record))) for record in records]
+        assert [matcher(record) for record in records] == with_own, expression
+    assert [compile_expression("~src 10.0.0.1")(record) for record in records] == [
+        False,
+        True,
+        False,
+    ]
+
+
+def test_a_test_reading_no_connection_makes_none(make_record, monkeypatch) -> None:
+    """Two connections per flow were a third of each rebuild for an expression."""
+    records = varied_records(make_record)
+    by_method, by_source = compile_expression("~m POST"), compile_expression("~src 10.0.0.2")
+
+    def no_connection(*_args: object) -> None:
+        raise AssertionError("a connection was made")
+
+    monkeypatch.setattr(record_module, "_client", no_connection)
+    monkeypatch.setattr(record_module, "_server", no_connection)
+    assert [by_method(record) for record in records] == [False, True, False]
+    with pytest.raises(AssertionError, match="a connection was made"):
+        by_source(records[0])

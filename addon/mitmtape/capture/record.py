@@ -6,7 +6,7 @@ of raw values, no I/O); the writer process turns it into a `FlowSnapshot` and a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -299,10 +299,13 @@ def _phase_ends(record: FlowRecord) -> tuple[float, float, float, float]:
     return start, request_end, response_start, max(end, response_start)
 
 
+LOOPBACK_ANY_PORT = ("127.0.0.1", 0)
+
+
 def _client(record: FlowRecord, start: float) -> Client:
     peer = record.client or {}
     address = (str(peer.get("host") or "127.0.0.1"), int(peer.get("port") or 0))
-    return Client(peername=address, sockname=("127.0.0.1", 0), timestamp_start=start)
+    return Client(peername=address, sockname=LOOPBACK_ANY_PORT, timestamp_start=start)
 
 
 def _server(record: FlowRecord) -> Server:
@@ -318,15 +321,19 @@ def _mitmproxy_message(message: WebSocketMessage) -> MitmWebSocketMessage:
     return MitmWebSocketMessage(kind, message.from_client, message.content, message.timestamp)
 
 
-def record_to_flow(record: FlowRecord) -> http.HTTPFlow:
+def record_to_flow(
+    record: FlowRecord, connections: tuple[Client, Server] | None = None
+) -> http.HTTPFlow:
     """A finished, replayable mitmproxy flow from a record (raw bodies, headers in order).
 
     The flow is not live and not a replay, so mitmproxy's view can list it and its client
-    replay accepts it; `metadata["mitmtape_id"]` ties it back to the record.
+    replay accepts it; `metadata["mitmtape_id"]` ties it back to the record. `connections`
+    stand in for the record's own client and server, for a test that reads neither.
     """
     start, request_end, response_start, end = _phase_ends(record)
     request = record.request
-    flow = http.HTTPFlow(_client(record, start), _server(record))
+    client, server = connections or (_client(record, start), _server(record))
+    flow = http.HTTPFlow(client, server)
     flow.request = _request_to_mitmproxy(request, start, request_end)
     if record.response is not None:
         flow.response = _response_to_mitmproxy(record.response, response_start, end)
@@ -365,16 +372,67 @@ def compile_expression(expression: str) -> Callable[[FlowRecord], bool]:
 
 # mitmproxy's filter nodes that read a message's body (`~b`, `~bq`, `~bs`).
 BODY_FILTERS = (flowfilter.FBod, flowfilter.FBodRequest, flowfilter.FBodResponse)
+# mitmproxy's filter nodes known to read neither the client nor the server connection: an
+# expression made of these only is tried on flows that share one stand-in pair (making the two
+# connections was a third of each rebuild). `~src`, `~dst` and any node not named here (one a
+# later mitmproxy adds) get each flow's own.
+CONNECTION_FREE_FILTERS = (
+    *BODY_FILTERS,
+    flowfilter.FAnd,
+    flowfilter.FOr,
+    flowfilter.FNot,
+    flowfilter.FAll,
+    flowfilter.FAsset,
+    flowfilter.FErr,
+    flowfilter.FHTTP,
+    flowfilter.FMarked,
+    flowfilter.FReplay,
+    flowfilter.FReplayClient,
+    flowfilter.FReplayServer,
+    flowfilter.FReq,
+    flowfilter.FResp,
+    flowfilter.FTCP,
+    flowfilter.FUDP,
+    flowfilter.FDNS,
+    flowfilter.FWebSocket,
+    flowfilter.FContentType,
+    flowfilter.FContentTypeRequest,
+    flowfilter.FContentTypeResponse,
+    flowfilter.FDomain,
+    flowfilter.FHead,
+    flowfilter.FHeadRequest,
+    flowfilter.FHeadResponse,
+    flowfilter.FMethod,
+    flowfilter.FUrl,
+    flowfilter.FMeta,
+    flowfilter.FMarker,
+    flowfilter.FComment,
+    flowfilter.FCode,
+)
+
+
+def filter_nodes(node: flowfilter.TFilter) -> Iterator[flowfilter.TFilter]:
+    """Every node of a parsed filter's tree (`&`, `|`, `!`, groups), the root first."""
+    yield node
+    for child in getattr(node, "lst", ()):
+        yield from filter_nodes(child)
+    if hasattr(node, "itm"):
+        yield from filter_nodes(node.itm)
 
 
 def reads_bodies(node: flowfilter.TFilter) -> bool:
-    """Whether a parsed filter looks at bodies anywhere in its tree (`&`, `|`, `!`, groups)."""
-    if isinstance(node, BODY_FILTERS):
-        return True
-    children = list(getattr(node, "lst", ()))
-    if hasattr(node, "itm"):
-        children.append(node.itm)
-    return any(reads_bodies(child) for child in children)
+    """Whether a parsed filter looks at bodies anywhere in its tree."""
+    return any(isinstance(each, BODY_FILTERS) for each in filter_nodes(node))
+
+
+def reads_connections(node: flowfilter.TFilter) -> bool:
+    """Whether a parsed filter may look at a flow's client or server connection."""
+    return not all(isinstance(each, CONNECTION_FREE_FILTERS) for each in filter_nodes(node))
+
+
+def stand_in_connections() -> tuple[Client, Server]:
+    """A client and server for flows whose own no test reads."""
+    return Client(peername=LOOPBACK_ANY_PORT, sockname=LOOPBACK_ANY_PORT), Server(address=None)
 
 
 class RecordMatcher:
@@ -384,6 +442,7 @@ class RecordMatcher:
     def __init__(self, matcher: flowfilter.TFilter) -> None:
         self.matcher = matcher
         self.needs_bodies = reads_bodies(matcher)
+        self.connections = None if reads_connections(matcher) else stand_in_connections()
 
     def __call__(self, record: FlowRecord) -> bool:
-        return bool(self.matcher(record_to_flow(record)))
+        return bool(self.matcher(record_to_flow(record, self.connections)))
