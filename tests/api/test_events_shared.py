@@ -66,10 +66,10 @@ def test_a_flow_heard_twice_is_announced_once_and_read_once(
 
 
 def reads_of(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The ids of each `flow_summaries` call the store gets from now on."""
+    """The ids of each `flows_by_id` call the store gets from now on."""
     read: list[list[str]] = []
-    summaries_of = store.flow_summaries
-    monkeypatch.setattr(store, "flow_summaries", lambda ids: read.append(ids) or summaries_of(ids))
+    flows_of = store.flows_by_id
+    monkeypatch.setattr(store, "flows_by_id", lambda ids: read.append(ids) or flows_of(ids))
     return read
 
 

@@ -34,7 +34,14 @@ from mitmtape.api.base import (
     NotFoundHandler,
 )
 from mitmtape.api.chunked import BoundedChunks, ChunkedTooLargeHandler
-from mitmtape.api.events import FLOW_CREATED, HEARTBEAT_SECONDS, EventHub, FirstTime, encode_event
+from mitmtape.api.events import (
+    FLOW_CREATED,
+    HEARTBEAT_SECONDS,
+    EventHub,
+    FirstTime,
+    encode_event,
+    flow_created,
+)
 from mitmtape.api.openapi import openapi_document
 from mitmtape.api.security import own_origins
 from mitmtape.api.stream import EventsHandler
@@ -213,7 +220,7 @@ class ApiServer:
                 continue
             fresh = [flow_id for flow_id in flow_ids if self._first_time(flow_id)]
             if fresh:
-                self._deliver_flows(self.store.flow_summaries(fresh))
+                self._deliver_flows(list(map(flow_created, self.store.flows_by_id(fresh))))
 
     def _serve(self, sockets: list[socket], ready: threading.Event) -> None:
         try:

@@ -479,16 +479,14 @@ class Store(Retention):
     def committed_flow_ids(self, stop: threading.Event) -> Iterator[list[str]]:
         """The ids of flows any process commits from now on, a batch at a time, until `stop`
         is set; nothing on an engine that tells no other process. Only ids: a listener reads
-        the flows (`flow_summaries`) when somebody wants them, not for every flow a team
+        the flows (`flows_by_id`) when somebody wants them, not for every flow a team
         records."""
         return self.engine.listen(stop)
 
-    def flow_summaries(self, flow_ids: list[str]) -> list[dict[str, Any]]:
-        """The list columns (and session) of these flows, in their order; missing ones left
-        out."""
+    def flows_by_id(self, flow_ids: list[str]) -> list[FlowRecord]:
+        """These flows without body bytes, in their order; missing ones left out."""
         with self._lock:
-            records = self._records_by_id(self._db, flow_ids)
-        return [{"session_id": record.session_id, **record.summary()} for record in records]
+            return self._records_by_id(self._db, flow_ids)
 
     def _records_by_id(self, db: Any, flow_ids: list[str]) -> list[FlowRecord]:
         """Records without body bytes, in the order of `flow_ids` (missing ones left out)."""
